@@ -1,0 +1,472 @@
+/**
+ * The receiving end of one UDP port: demultiplexes sessions by session id, answers handshakes,
+ * accepts transfers (the driver decides, with resume data), and turns DATA into writes with
+ * flow control so a slow disk never means unbounded memory. Sans-IO like the sender.
+ */
+import type { Micros } from "../time.js";
+import { Connection, type ConnectionConfig, type ConnectionHandler } from "../transport/connection.js";
+import {
+  isFailure,
+  PlainHandshakeResponder,
+  type HandshakeFailure,
+  type HandshakeResponder,
+  type LocalIdentity,
+  type PeerInfo,
+} from "../transport/handshake.js";
+import type { SentPacket } from "../transport/sent-packets.js";
+import { decodeFrames, encodeCloseFrame, FrameType, type DataFrame } from "../wire/frames.js";
+import { HEADER_SIZE, PacketType, parseHeader, PROTOCOL_VERSION, writeHeader } from "../wire/packet.js";
+import { ChecksumProtection } from "../wire/protection.js";
+import { decodeControl, encodeControl, type ControlMessage, type FileEntry } from "../transfer/messages.js";
+import { RecvTransfer, type ResumeFile } from "../transfer/recv-transfer.js";
+import { DecodeError } from "../wire/varint.js";
+
+export interface IncomingTransfer {
+  id: string;
+  destinationPath: string;
+  overwrite: string;
+  blockSize: number;
+  files: FileEntry[];
+}
+
+export type TransferOutcome = "complete" | "failed" | "cancelled" | "suspended" | "interrupted";
+
+export type ReceiverEvent =
+  | { type: "sessionOpened"; session: string; from: string; peer: PeerInfo }
+  | { type: "sessionClosed"; session: string; code: string; message: string }
+  | { type: "sessionRejected"; from: string; code: string; message: string }
+  | { type: "transferRequest"; session: string; transfer: IncomingTransfer }
+  | { type: "write"; transfer: string; file: number; offset: number; data: Uint8Array }
+  | { type: "fileReceived"; transfer: string; file: number; sha256: string | null }
+  | { type: "fileRestart"; transfer: string; file: number }
+  | { type: "fileFailed"; transfer: string; file: number; code: string; message: string }
+  | { type: "transferEnded"; transfer: string; outcome: TransferOutcome; message: string };
+
+export interface ReceiverEndpointOptions {
+  config: ConnectionConfig;
+  local: LocalIdentity;
+  handshake?: () => HandshakeResponder;
+  /** admission policy after the handshake (allow-lists, session limits); null admits */
+  admit?(peer: PeerInfo, from: string): HandshakeFailure | null;
+  /** bytes handed out for writing and not yet written, across all sessions */
+  maxPendingWriteBytes?: number;
+  maxSessions?: number;
+  /** hash mismatches tolerated per file before it fails */
+  maxVerifyRetries?: number;
+}
+
+class RecvSession implements ConnectionHandler {
+  readonly transfers = new Map<number, RecvTransfer>();
+  connection!: Connection;
+
+  constructor(
+    readonly id: string,
+    public from: string,
+    private readonly endpoint: ReceiverEndpoint,
+  ) {}
+
+  onEstablished(): void {}
+
+  onClosed(code: string, reason: string): void {
+    this.endpoint.onSessionClosed(this, code, reason);
+  }
+
+  onControlMessage(bytes: Uint8Array): void {
+    const m = decodeControl(bytes);
+    if (!m) {
+      this.connection.counters.packetsInvalid++;
+      this.connection.close("PROTOCOL", "malformed control message from the sender");
+      return;
+    }
+    this.endpoint.onControl(this, m);
+  }
+
+  hasData(): boolean {
+    return false;
+  }
+
+  writeData(): number {
+    return -1;
+  }
+
+  onDataAcked(_p: SentPacket): void {}
+
+  onDataLost(_p: SentPacket): void {}
+
+  onData(frame: DataFrame): boolean {
+    return this.endpoint.onData(this, frame);
+  }
+
+  receiveWindow(): number {
+    return this.endpoint.window();
+  }
+
+  rateCap(): number {
+    return this.endpoint.rateCapFor(this.id);
+  }
+
+  send(m: ControlMessage): void {
+    this.connection.sendControl(encodeControl(m));
+  }
+}
+
+export class ReceiverEndpoint {
+  /** datagrams dropped before reaching a session: malformed, unknown version, unknown session */
+  packetsInvalid = 0;
+  resetsSent = 0;
+  private readonly sessions = new Map<string, RecvSession>();
+  private readonly byTransferId = new Map<string, { session: RecvSession; t: RecvTransfer }>();
+  private readonly events: ReceiverEvent[] = [];
+  private readonly outbox: Array<{ datagram: Uint8Array; to: string }> = [];
+  private readonly rateCaps = new Map<string, number>();
+  private readonly lastReset = new Map<string, Micros>();
+  private pendingWrites = 0;
+  private rr = 0;
+
+  constructor(private readonly options: ReceiverEndpointOptions) {}
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  session(id: string): Connection | undefined {
+    return this.sessions.get(id)?.connection;
+  }
+
+  sessionIds(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  /** The peer address of a session, as last seen. */
+  sessionAddress(id: string): string | undefined {
+    return this.sessions.get(id)?.from;
+  }
+
+  /** A server-wide incoming share for one session, advertised to its sender (bytes/s; 0 = none). */
+  setRateCap(session: string, bytesPerSecond: number): void {
+    this.rateCaps.set(session, bytesPerSecond);
+  }
+
+  rateCapFor(session: string): number {
+    return this.rateCaps.get(session) ?? 0;
+  }
+
+  window(): number {
+    return Math.max(0, (this.options.maxPendingWriteBytes ?? 64 * 1024 * 1024) - this.pendingWrites);
+  }
+
+  handleDatagram(now: Micros, datagram: Uint8Array, from: string): void {
+    const parsed = parseHeader(datagram);
+    if (!parsed.ok) {
+      this.packetsInvalid++;
+      return;
+    }
+    const { sessionId, type, packetNumber } = parsed.header;
+    const session = this.sessions.get(sessionId);
+    if (session) {
+      if (type === PacketType.Reset || type === PacketType.Handshake) {
+        session.connection.counters.packetsInvalid++;
+        return;
+      }
+      const before = session.connection.counters.packetsRecv;
+      session.connection.handlePacket(now, type, packetNumber, datagram);
+      if (session.connection.counters.packetsRecv !== before) session.from = from;
+      return;
+    }
+    if (type === PacketType.Initial) this.onInitial(now, sessionId, packetNumber, datagram, from);
+    else if (type === PacketType.Established) this.sendReset(now, sessionId, from);
+    else this.packetsInvalid++;
+  }
+
+  private onInitial(now: Micros, sessionId: string, pn: number, datagram: Uint8Array, from: string): void {
+    const payload = new ChecksumProtection().open(datagram, HEADER_SIZE, pn);
+    let hello: Uint8Array | null = null;
+    try {
+      for (const f of payload ? decodeFrames(payload) : []) if (f.type === FrameType.Handshake) hello = f.data;
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+    }
+    if (hello === null) {
+      this.packetsInvalid++;
+      return;
+    }
+    const responder =
+      this.options.handshake?.() ?? new PlainHandshakeResponder(this.options.local, this.options.config.datagramSize);
+    const result = responder.onHello(hello);
+    let failure: HandshakeFailure | null = isFailure(result) ? result : null;
+    if (!failure && !isFailure(result)) {
+      failure = this.options.admit?.(result.outcome.peer, from) ?? null;
+      if (!failure && this.sessions.size >= (this.options.maxSessions ?? 1024)) {
+        failure = { error: "RECEIVER_BUSY", message: "the receiver has too many sessions" };
+      }
+    }
+    if (failure || isFailure(result)) {
+      const f = failure ?? { error: "PROTOCOL", message: "handshake failed" };
+      this.events.push({ type: "sessionRejected", from, code: f.error, message: f.message });
+      this.outbox.push({ datagram: this.statelessClose(sessionId, f.error, f.message), to: from });
+      return;
+    }
+    const session = new RecvSession(sessionId, from, this);
+    const conn = new Connection("responder", sessionId, this.options.config, session, now, {});
+    session.connection = conn;
+    this.sessions.set(sessionId, session);
+    conn.counters.packetsRecv++;
+    conn.counters.bytesRecv += datagram.length;
+    conn.acceptHandshake(now, pn, result.reply, result.outcome);
+    this.events.push({ type: "sessionOpened", session: sessionId, from, peer: result.outcome.peer });
+  }
+
+  private statelessClose(sessionId: string, code: string, reason: string): Uint8Array {
+    const frame = encodeCloseFrame(code, reason);
+    const buf = new Uint8Array(HEADER_SIZE + frame.length + 4);
+    writeHeader(buf, { version: PROTOCOL_VERSION, type: PacketType.Handshake, sessionId, packetNumber: 0 });
+    buf.set(frame, HEADER_SIZE);
+    return buf.subarray(0, new ChecksumProtection().seal(buf, HEADER_SIZE, HEADER_SIZE + frame.length));
+  }
+
+  /** Tells a sender its session is unknown here (we restarted), at most 10 times a second per address. */
+  private sendReset(now: Micros, sessionId: string, to: string): void {
+    this.packetsInvalid++;
+    const last = this.lastReset.get(to);
+    if (last !== undefined && now - last < 100_000) return;
+    if (this.lastReset.size > 4096) this.lastReset.clear();
+    this.lastReset.set(to, now);
+    const buf = new Uint8Array(HEADER_SIZE + 4);
+    writeHeader(buf, { version: PROTOCOL_VERSION, type: PacketType.Reset, sessionId, packetNumber: 0 });
+    this.outbox.push({ datagram: buf.subarray(0, new ChecksumProtection().seal(buf, HEADER_SIZE, HEADER_SIZE)), to });
+    this.resetsSent++;
+  }
+
+  pollTransmit(now: Micros): { datagram: Uint8Array; to: string } | null {
+    const queued = this.outbox.shift();
+    if (queued) return queued;
+    const list = [...this.sessions.values()];
+    for (let i = 0; i < list.length; i++) {
+      const s = list[(this.rr + i) % list.length]!;
+      const datagram = s.connection.pollTransmit(now);
+      if (s.connection.state === "closed") this.sessions.delete(s.id);
+      if (datagram) {
+        this.rr = (this.rr + i + 1) % Math.max(1, list.length);
+        return { datagram, to: s.from };
+      }
+    }
+    return null;
+  }
+
+  pollTimeout(): Micros | null {
+    if (this.outbox.length > 0) return 0;
+    let t: Micros | null = null;
+    for (const s of this.sessions.values()) {
+      const d = s.connection.pollTimeout();
+      if (d !== null && (t === null || d < t)) t = d;
+    }
+    return t;
+  }
+
+  handleTimeout(now: Micros): void {
+    for (const s of [...this.sessions.values()]) {
+      s.connection.handleTimeout(now);
+      if (s.connection.state === "closed") this.sessions.delete(s.id);
+    }
+  }
+
+  get pendingEvents(): number {
+    return this.events.length;
+  }
+
+  pollEvent(): ReceiverEvent | undefined {
+    return this.events.shift();
+  }
+
+  // decisions of the driver --------------------------------------------------------------------
+
+  acceptTransfer(id: string, resume?: ReadonlyMap<number, ResumeFile>): void {
+    const entry = this.byTransferId.get(id);
+    if (!entry || entry.t.state !== "pending") return;
+    const { session, t } = entry;
+    const { have, done } = t.applyResume(resume);
+    t.state = "receiving";
+    session.send({ t: "accept", n: t.n, have, done });
+    t.files.forEach((_f, i) => this.maybeVerify(t, i));
+    this.checkFinished(session, t);
+  }
+
+  refuseTransfer(id: string, code: string, message: string): void {
+    const entry = this.byTransferId.get(id);
+    if (!entry) return;
+    entry.session.send({ t: "refuse", n: entry.t.n, code, message });
+    this.forget(entry.session, entry.t);
+  }
+
+  writeDone(length: number): void {
+    this.pendingWrites = Math.max(0, this.pendingWrites - length);
+  }
+
+  writeFailed(id: string, file: number, code: string, message: string): void {
+    const entry = this.byTransferId.get(id);
+    const f = entry?.t.files[file];
+    if (!entry || !f || f.status === "ok" || f.status === "failed") return;
+    this.failFile(entry.session, entry.t, file, code, message);
+  }
+
+  fileVerified(id: string, file: number, ok: boolean, message = ""): void {
+    const entry = this.byTransferId.get(id);
+    const f = entry?.t.files[file];
+    if (!entry || !f || f.status !== "verifying") return;
+    const { session, t } = entry;
+    if (ok) {
+      f.status = "ok";
+      session.send({ t: "fileOk", n: t.n, f: file });
+    } else if (f.attempts < (this.options.maxVerifyRetries ?? 2)) {
+      f.attempts++;
+      f.status = "receiving";
+      f.sha256 = null;
+      t.bytesReceived -= f.entry.s;
+      f.received.clearAll();
+      this.events.push({ type: "fileRestart", transfer: id, file });
+      session.send({ t: "fileRetry", n: t.n, f: file, message });
+      return;
+    } else {
+      this.failFile(session, t, file, "HASH_MISMATCH", message || "SHA-256 differs after two complete resends");
+    }
+    this.checkFinished(session, t);
+  }
+
+  /** Byte ranges received so far per file, for checkpoints. */
+  receivedRanges(id: string): Array<Array<[number, number]>> | undefined {
+    const t = this.byTransferId.get(id)?.t;
+    return t?.files.map((f) => t.rangesOf(f));
+  }
+
+  // from sessions --------------------------------------------------------------------------------
+
+  onSessionClosed(session: RecvSession, code: string, reason: string): void {
+    for (const t of session.transfers.values()) {
+      this.forget(session, t);
+      if (t.state !== "announcing") {
+        this.events.push({ type: "transferEnded", transfer: t.id, outcome: "interrupted", message: `${code}: ${reason}` });
+      }
+    }
+    this.events.push({ type: "sessionClosed", session: session.id, code, message: reason });
+  }
+
+  onControl(session: RecvSession, m: ControlMessage): void {
+    if (m.t === "start") {
+      if (session.transfers.has(m.n) || m.blockSize > 65536) {
+        session.connection.close("PROTOCOL", `bad transfer announcement ${m.n}`);
+        return;
+      }
+      const previous = this.byTransferId.get(m.id);
+      // The same transfer over a new session (the sender reconnected): the old one is let go.
+      if (previous) this.forget(previous.session, previous.t);
+      const t = new RecvTransfer(m.n, m.id, m.blockSize, m.path, m.overwrite);
+      t.addFiles(m.files);
+      session.transfers.set(m.n, t);
+      this.byTransferId.set(m.id, { session, t });
+      if (!m.more) this.requestDecision(session, t);
+      return;
+    }
+    const t = session.transfers.get(m.n);
+    if (!t) return; // refused or ended meanwhile
+    switch (m.t) {
+      case "files":
+        if (t.state !== "announcing") break;
+        t.addFiles(m.files);
+        if (!m.more) this.requestDecision(session, t);
+        return;
+      case "fileEnd": {
+        const f = t.files[m.f];
+        if (!f || f.entry.d) break;
+        if (f.status === "receiving") f.sha256 = m.sha256;
+        this.maybeVerify(t, m.f);
+        return;
+      }
+      case "cancel": {
+        this.forget(session, t);
+        const outcome = m.reason === "cancel" ? "cancelled" : m.reason === "suspend" ? "suspended" : "failed";
+        this.events.push({ type: "transferEnded", transfer: t.id, outcome, message: m.message });
+        return;
+      }
+      case "fileFailed": {
+        const f = t.files[m.f];
+        if (!f || f.status === "ok" || f.status === "failed") return;
+        f.status = "failed";
+        this.events.push({ type: "fileFailed", transfer: t.id, file: m.f, code: m.code, message: m.message });
+        this.checkFinished(session, t);
+        return;
+      }
+      default:
+        break;
+    }
+    session.connection.close("PROTOCOL", `unexpected control message "${m.t}" for transfer ${m.n}`);
+  }
+
+  onData(session: RecvSession, frame: DataFrame): boolean {
+    const t = session.transfers.get(frame.transfer);
+    if (!t || t.state !== "receiving") return false;
+    const expected = t.blockLength(frame.file, frame.offset);
+    if (expected !== frame.data.length) {
+      session.connection.counters.packetsInvalid++;
+      return false;
+    }
+    const f = t.files[frame.file]!;
+    const block = frame.offset / t.blockSize;
+    if (f.status !== "receiving" || f.received.has(block)) {
+      session.connection.counters.packetsDuplicate++;
+      return true;
+    }
+    if (this.pendingWrites + expected > (this.options.maxPendingWriteBytes ?? 64 * 1024 * 1024)) return false;
+    f.received.set(block);
+    t.bytesReceived += expected;
+    this.pendingWrites += expected;
+    this.events.push({ type: "write", transfer: t.id, file: frame.file, offset: frame.offset, data: frame.data });
+    this.maybeVerify(t, frame.file);
+    return true;
+  }
+
+  private requestDecision(session: RecvSession, t: RecvTransfer): void {
+    t.state = "pending";
+    this.events.push({
+      type: "transferRequest",
+      session: session.id,
+      transfer: {
+        id: t.id,
+        destinationPath: t.destinationPath,
+        overwrite: t.overwrite,
+        blockSize: t.blockSize,
+        files: t.files.map((f) => f.entry),
+      },
+    });
+  }
+
+  private maybeVerify(t: RecvTransfer, file: number): void {
+    const f = t.files[file];
+    if (!f || t.state !== "receiving" || !t.readyToVerify(f)) return;
+    f.status = "verifying";
+    this.events.push({ type: "fileReceived", transfer: t.id, file, sha256: f.entry.d ? null : f.sha256 });
+  }
+
+  private failFile(session: RecvSession, t: RecvTransfer, file: number, code: string, message: string): void {
+    t.files[file]!.status = "failed";
+    session.send({ t: "fileFailed", n: t.n, f: file, code, message });
+    this.events.push({ type: "fileFailed", transfer: t.id, file, code, message });
+    this.checkFinished(session, t);
+  }
+
+  private checkFinished(session: RecvSession, t: RecvTransfer): void {
+    if (t.state !== "receiving" || !t.finished) return;
+    this.forget(session, t);
+    const failed = t.files.filter((f) => f.status === "failed").length;
+    this.events.push({
+      type: "transferEnded",
+      transfer: t.id,
+      outcome: failed === 0 ? "complete" : "failed",
+      message: failed === 0 ? "" : `${failed} of ${t.files.length} files failed`,
+    });
+  }
+
+  private forget(session: RecvSession, t: RecvTransfer): void {
+    session.transfers.delete(t.n);
+    if (this.byTransferId.get(t.id)?.t === t) this.byTransferId.delete(t.id);
+  }
+}

@@ -1,0 +1,352 @@
+/**
+ * The sending end of one destination: owns the current Connection (replaced on every reconnect,
+ * with backoff 1 s doubling to 60 s), the transfers sent over it and their resume state.
+ * Sans-IO: the driver feeds datagrams, time and file reads, and polls datagrams, deadlines and events.
+ */
+import type { Micros } from "../time.js";
+import { Connection, type ConnectionConfig, type ConnectionHandler } from "../transport/connection.js";
+import { PlainHandshakeInitiator, type HandshakeInitiator, type LocalIdentity, type PeerInfo } from "../transport/handshake.js";
+import type { SentPacket } from "../transport/sent-packets.js";
+import { ConnectionCounters } from "../transport/counters.js";
+import type { DataFrame } from "../wire/frames.js";
+import { HEADER_SIZE, PacketType, parseHeader } from "../wire/packet.js";
+import { ChecksumProtection } from "../wire/protection.js";
+import { decodeControl, encodeControl, type CancelReason, type ControlMessage } from "../transfer/messages.js";
+import { SendTransfer, type ReadRequest, type TransferSpec } from "../transfer/send-transfer.js";
+
+export type SenderEvent =
+  | { type: "connected"; peer: PeerInfo }
+  | { type: "disconnected"; code: string; message: string }
+  | { type: "read"; transfer: string; file: number; offset: number; length: number }
+  | { type: "transferAccepted"; transfer: string; bytesAlreadyThere: number }
+  | { type: "transferRefused"; transfer: string; code: string; message: string }
+  | { type: "fileComplete"; transfer: string; file: number }
+  | { type: "fileFailed"; transfer: string; file: number; code: string; message: string }
+  | { type: "transferComplete"; transfer: string }
+  | { type: "transferFailed"; transfer: string; code: string; message: string };
+
+export interface SenderEndpointOptions {
+  config: ConnectionConfig;
+  local: LocalIdentity;
+  randomBytes(n: number): Uint8Array;
+  handshake?: () => HandshakeInitiator;
+  /** bytes of file data read ahead or kept for retransmission, per transfer */
+  readBudget?: number;
+  reconnectInitial?: Micros;
+  reconnectMax?: Micros;
+}
+
+export class SenderEndpoint implements ConnectionHandler {
+  connection: Connection | null = null;
+  lastError: { code: string; message: string } | null = null;
+  /** datagrams that could not belong to the current session */
+  strayPackets = 0;
+  private readonly transfers = new Map<string, SendTransfer>();
+  private byNumber = new Map<number, SendTransfer>();
+  private nextNumber = 1;
+  private readonly events: SenderEvent[] = [];
+  private roundRobin = 0;
+  private reconnectAt: Micros | null = null;
+  private backoff: Micros;
+  private now: Micros = 0;
+  private closing = false;
+  /** counters of connections that have ended */
+  private readonly retired = new ConnectionCounters();
+
+  constructor(private readonly options: SenderEndpointOptions) {
+    this.backoff = options.reconnectInitial ?? 1_000_000;
+  }
+
+  get state(): "disconnected" | "negotiating" | "connected" {
+    if (!this.connection || this.connection.state === "closed") return "disconnected";
+    return this.connection.state === "established" ? "connected" : "negotiating";
+  }
+
+  get activeTransfers(): SendTransfer[] {
+    return [...this.transfers.values()];
+  }
+
+  transfer(id: string): SendTransfer | undefined {
+    return this.transfers.get(id);
+  }
+
+  /** Opens a session now (the first call, or a retry the driver wants immediately). */
+  connect(now: Micros): void {
+    this.now = now;
+    this.closing = false;
+    this.reconnectAt = null;
+    const idBytes = this.options.randomBytes(8);
+    const sessionId = Array.from(idBytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    const initiator =
+      this.options.handshake?.() ?? new PlainHandshakeInitiator(this.options.local, this.options.config.datagramSize);
+    this.byNumber = new Map();
+    this.connection = new Connection("initiator", sessionId, this.options.config, this, now, { initiator });
+  }
+
+  addTransfer(now: Micros, spec: TransferSpec): SendTransfer {
+    this.now = now;
+    if (this.transfers.has(spec.id)) throw new Error(`transfer ${spec.id} is already active`);
+    const t = new SendTransfer(spec, this.transferSink, this.options.readBudget ?? 64 * 1024 * 1024);
+    this.transfers.set(spec.id, t);
+    if (this.connection?.state === "established") this.announce(t);
+    else if (!this.connection && this.reconnectAt === null) this.connect(now);
+    return t;
+  }
+
+  /** Stops sending a transfer and tells the receiver why (cancel deletes its partial files). */
+  removeTransfer(now: Micros, id: string, reason: CancelReason, message = ""): void {
+    this.now = now;
+    const t = this.transfers.get(id);
+    if (!t) return;
+    if (t.n >= 0 && this.connection?.state === "established" && this.byNumber.get(t.n) === t) {
+      this.send({ t: "cancel", n: t.n, reason, message });
+    }
+    this.drop(t);
+  }
+
+  provideRead(id: string, file: number, offset: number, data: Uint8Array): void {
+    this.transfers.get(id)?.onRead(file, offset, data);
+  }
+
+  readFailed(id: string, file: number, code: string, message: string): void {
+    const t = this.transfers.get(id);
+    if (!t) return;
+    t.onReadFailed(file, code, message);
+    if (t.n >= 0 && this.byNumber.get(t.n) === t) {
+      this.send({ t: "fileFailed", n: t.n, f: file, code, message });
+    }
+    this.events.push({ type: "fileFailed", transfer: id, file, code, message });
+    this.checkFinished(t);
+  }
+
+  reconfigure(patch: Parameters<Connection["reconfigure"]>[0]): void {
+    Object.assign(this.options.config, patch);
+    this.connection?.reconfigure(patch);
+  }
+
+  close(now: Micros, reason = "sender closed"): void {
+    this.now = now;
+    this.closing = true;
+    this.reconnectAt = null;
+    this.connection?.close("CLOSED", reason);
+  }
+
+  handleDatagram(now: Micros, datagram: Uint8Array): void {
+    this.now = now;
+    const conn = this.connection;
+    const parsed = parseHeader(datagram);
+    if (!parsed.ok || !conn || parsed.header.sessionId !== conn.sessionId) {
+      if (conn) conn.counters.packetsInvalid++;
+      else this.strayPackets++;
+      return;
+    }
+    const { type, packetNumber } = parsed.header;
+    if (type === PacketType.Reset) {
+      if (new ChecksumProtection().open(datagram, HEADER_SIZE, packetNumber) === null) {
+        conn.counters.packetsInvalid++;
+        return;
+      }
+      // The receiver lost our session (restart): reconnect at once and resume.
+      this.backoff = this.options.reconnectInitial ?? 1_000_000;
+      conn.close("RESET", "the receiver no longer knows this session");
+      return;
+    }
+    conn.handlePacket(now, type, packetNumber, datagram);
+  }
+
+  pollTransmit(now: Micros): Uint8Array | null {
+    this.now = now;
+    const conn = this.connection;
+    if (!conn) return null;
+    const datagram = conn.pollTransmit(now);
+    if (conn.state === "closed" && this.connection === conn) this.connection = null;
+    return datagram;
+  }
+
+  pollTimeout(): Micros | null {
+    const t = this.connection?.pollTimeout() ?? null;
+    if (this.reconnectAt === null) return t;
+    return t === null ? this.reconnectAt : Math.min(t, this.reconnectAt);
+  }
+
+  handleTimeout(now: Micros): void {
+    this.now = now;
+    if (this.reconnectAt !== null && now >= this.reconnectAt) this.connect(now);
+    this.connection?.handleTimeout(now);
+  }
+
+  get pendingEvents(): number {
+    return this.events.length;
+  }
+
+  pollEvent(): SenderEvent | undefined {
+    return this.events.shift();
+  }
+
+  // ConnectionHandler ---------------------------------------------------------------------------
+
+  onEstablished(peer: PeerInfo): void {
+    this.lastError = null;
+    this.backoff = this.options.reconnectInitial ?? 1_000_000;
+    this.events.push({ type: "connected", peer });
+    for (const t of this.transfers.values()) this.announce(t);
+  }
+
+  /** Counters summed over every connection of this endpoint so far. */
+  totals(): ConnectionCounters {
+    const sum = new ConnectionCounters();
+    const live = this.connection && this.connection.state !== "closed" ? this.connection.counters : null;
+    for (const c of live ? [this.retired, live] : [this.retired]) {
+      for (const key of Object.keys(sum) as Array<keyof ConnectionCounters>) {
+        if (key === "lastSendTime") sum.lastSendTime = Math.max(sum.lastSendTime ?? 0, c.lastSendTime ?? 0) || null;
+        else sum[key] += c[key];
+      }
+    }
+    return sum;
+  }
+
+  onClosed(code: string, reason: string, byPeer: boolean): void {
+    const ended = this.connection?.counters;
+    if (ended) {
+      for (const key of Object.keys(ended) as Array<keyof ConnectionCounters>) {
+        if (key === "lastSendTime") this.retired.lastSendTime = ended.lastSendTime ?? this.retired.lastSendTime;
+        else this.retired[key] += ended[key];
+      }
+    }
+    for (const t of this.transfers.values()) t.release();
+    this.byNumber = new Map();
+    if (code !== "CLOSED" || byPeer) {
+      this.lastError = { code, message: reason };
+      this.events.push({ type: "disconnected", code, message: reason });
+    }
+    if (this.closing) return;
+    this.reconnectAt = this.now + (code === "RESET" ? 0 : this.backoff);
+    if (code !== "RESET") this.backoff = Math.min(this.backoff * 2, this.options.reconnectMax ?? 60_000_000);
+  }
+
+  hasData(): boolean {
+    for (const t of this.byNumber.values()) if (t.hasData()) return true;
+    return false;
+  }
+
+  writeData(buf: Uint8Array, pos: number, _room: number, packet: SentPacket): number {
+    const list = [...this.byNumber.values()];
+    for (let i = 0; i < list.length; i++) {
+      const t = list[(this.roundRobin + i) % list.length]!;
+      const r = t.writeNext(buf, pos);
+      if (!r) continue;
+      packet.dataTransfer = t.n;
+      packet.dataFile = r.file;
+      packet.dataBlock = r.block;
+      if (r.retransmission && this.connection) this.connection.counters.dataPacketsRetransmitted++;
+      this.roundRobin = (this.roundRobin + i + 1) % list.length;
+      return r.end;
+    }
+    return -1;
+  }
+
+  onDataAcked(p: SentPacket): void {
+    this.byNumber.get(p.dataTransfer)?.onBlockAcked(p.dataFile, p.dataBlock);
+  }
+
+  onDataLost(p: SentPacket): void {
+    this.byNumber.get(p.dataTransfer)?.onBlockLost(p.dataFile, p.dataBlock);
+  }
+
+  onData(_frame: DataFrame): boolean {
+    return false;
+  }
+
+  receiveWindow(): number {
+    return 1 << 30;
+  }
+
+  rateCap(): number {
+    return 0;
+  }
+
+  onControlMessage(bytes: Uint8Array): void {
+    const m = decodeControl(bytes);
+    const t = m ? this.byNumber.get(m.n) : undefined;
+    if (!m) {
+      this.connection?.close("PROTOCOL", "malformed control message from the receiver");
+      return;
+    }
+    if (!t) return; // a transfer we dropped meanwhile
+    switch (m.t) {
+      case "accept": {
+        t.onAccept(m.have, m.done);
+        this.events.push({ type: "transferAccepted", transfer: t.id, bytesAlreadyThere: t.bytesAcked });
+        for (const f of m.done) this.events.push({ type: "fileComplete", transfer: t.id, file: f });
+        break;
+      }
+      case "refuse":
+        this.events.push({ type: "transferRefused", transfer: t.id, code: m.code, message: m.message });
+        this.drop(t);
+        return;
+      case "fileOk":
+        if (t.files[m.f]?.status === "pending") this.events.push({ type: "fileComplete", transfer: t.id, file: m.f });
+        t.onFileOk(m.f);
+        break;
+      case "fileRetry":
+        t.onFileRetry(m.f);
+        break;
+      case "fileFailed":
+        if (t.files[m.f]?.status === "pending") {
+          this.events.push({ type: "fileFailed", transfer: t.id, file: m.f, code: m.code, message: m.message });
+        }
+        t.onFileFailed(m.f, m.code, m.message);
+        break;
+      case "cancel":
+        this.events.push({ type: "transferFailed", transfer: t.id, code: "RECEIVER_REFUSED", message: m.message });
+        this.drop(t);
+        return;
+      default:
+        this.connection?.close("PROTOCOL", `unexpected control message "${m.t}" from the receiver`);
+        return;
+    }
+    this.checkFinished(t);
+  }
+
+  // internals -----------------------------------------------------------------------------------
+
+  private readonly transferSink = {
+    sendControl: (m: ControlMessage) => this.send(m),
+    requestRead: (t: SendTransfer, r: ReadRequest) =>
+      this.events.push({ type: "read", transfer: t.id, file: r.file, offset: r.offset, length: r.length }),
+  };
+
+  private send(m: ControlMessage): void {
+    this.connection?.sendControl(encodeControl(m));
+  }
+
+  private announce(t: SendTransfer): void {
+    const conn = this.connection!;
+    const n = this.nextNumber++;
+    this.byNumber.set(n, t);
+    t.announce(n, conn.blockSize);
+  }
+
+  private drop(t: SendTransfer): void {
+    t.release();
+    this.transfers.delete(t.id);
+    if (this.byNumber.get(t.n) === t) this.byNumber.delete(t.n);
+  }
+
+  private checkFinished(t: SendTransfer): void {
+    if (!t.finished || !this.transfers.has(t.id)) return;
+    this.drop(t);
+    const failed = t.files.filter((f) => f.status === "failed");
+    if (failed.length === 0) {
+      this.events.push({ type: "transferComplete", transfer: t.id });
+      return;
+    }
+    const first = failed[0]!;
+    this.events.push({
+      type: "transferFailed",
+      transfer: t.id,
+      code: first.errorCode ?? "INTERNAL",
+      message: `${failed.length} of ${t.files.length} files failed; first: ${first.spec.path}: ${first.errorMessage ?? ""}`,
+    });
+  }
+}

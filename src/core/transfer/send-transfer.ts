@@ -1,0 +1,461 @@
+/**
+ * Sending side of one transfer: which blocks of which files are acknowledged, what to send next
+ * (retransmissions first, then new blocks in file order, so many small files stream back to
+ * back), which chunks to read, and the SHA-256 of every file computed from the chunks as read.
+ */
+import { createHash, type Hash } from "node:crypto";
+import { Bitset } from "../util/bitset.js";
+import { writeDataFrame } from "../wire/frames.js";
+import { FILES_PER_MESSAGE, type ByteRanges, type ControlMessage, type FileEntry } from "./messages.js";
+
+export type Overwrite = "always" | "never" | "differs";
+
+export interface TransferFileSpec {
+  /** target path relative to the destination path */
+  path: string;
+  size: number;
+  /** microseconds since the epoch */
+  mtime: number;
+  isDirectory?: boolean;
+}
+
+export interface TransferSpec {
+  /** 32 lowercase hex characters */
+  id: string;
+  destinationPath: string;
+  overwrite: Overwrite;
+  files: TransferFileSpec[];
+}
+
+export type FileStatus = "pending" | "ok" | "failed";
+
+/** Target size of a read: a whole number of blocks close to this. */
+export const CHUNK_TARGET_BYTES = 256 * 1024;
+
+export interface SendFile {
+  readonly spec: TransferFileSpec;
+  blocks: number;
+  acked: Bitset;
+  sent: Bitset;
+  ackedPerChunk: Uint16Array;
+  hash: Hash;
+  /** next chunk index to feed into the hash */
+  hashChunk: number;
+  sha256: string | null;
+  status: FileStatus;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
+export interface ReadRequest {
+  file: number;
+  offset: number;
+  length: number;
+}
+
+export interface SendTransferSink {
+  sendControl(message: ControlMessage): void;
+  requestRead(transfer: SendTransfer, request: ReadRequest): void;
+}
+
+export class SendTransfer {
+  readonly files: SendFile[];
+  /** session-local number; changes with every connection */
+  n = -1;
+  blockSize = 0;
+  chunkBlocks = 1;
+  accepted = false;
+  bytesAcked = 0;
+  bytesSent = 0;
+  bytesRetransmitted = 0;
+  readonly totalBytes: number;
+
+  private curFile = 0;
+  private curBlock = 0;
+  private retransmitQueue: number[] = [];
+  private retransmitHead = 0;
+  private readonly chunks = new Map<number, Map<number, Uint8Array>>();
+  private readonly pendingReads = new Set<string>();
+  private readFile = 0;
+  private readChunk = 0;
+  bufferedBytes = 0;
+
+  constructor(
+    readonly spec: TransferSpec,
+    private readonly sink: SendTransferSink,
+    private readonly readBudget: number,
+  ) {
+    this.files = spec.files.map((f) => ({
+      spec: f,
+      blocks: 0,
+      acked: new Bitset(0),
+      sent: new Bitset(0),
+      ackedPerChunk: new Uint16Array(0),
+      hash: createHash("sha256"),
+      hashChunk: 0,
+      sha256: null,
+      status: "pending",
+      errorCode: null,
+      errorMessage: null,
+    }));
+    this.totalBytes = spec.files.reduce((a, f) => a + (f.isDirectory ? 0 : f.size), 0);
+  }
+
+  get id(): string {
+    return this.spec.id;
+  }
+
+  get finished(): boolean {
+    return this.files.every((f) => f.status !== "pending");
+  }
+
+  /** Announces the transfer on a (new) connection; data waits for the receiver's accept. */
+  announce(n: number, blockSize: number): void {
+    this.n = n;
+    this.accepted = false;
+    if (this.blockSize !== blockSize) this.setBlockSize(blockSize);
+    const entries: FileEntry[] = this.spec.files.map((f) =>
+      f.isDirectory ? { p: f.path, s: 0, m: f.mtime, d: 1 } : { p: f.path, s: f.size, m: f.mtime },
+    );
+    for (let i = 0; i < Math.max(1, entries.length); i += FILES_PER_MESSAGE) {
+      const files = entries.slice(i, i + FILES_PER_MESSAGE);
+      const more = i + FILES_PER_MESSAGE < entries.length;
+      this.sink.sendControl(
+        i === 0
+          ? {
+              t: "start",
+              n,
+              id: this.spec.id,
+              blockSize,
+              path: this.spec.destinationPath,
+              overwrite: this.spec.overwrite,
+              files,
+              more,
+            }
+          : { t: "files", n, files, more },
+      );
+    }
+  }
+
+  private setBlockSize(blockSize: number): void {
+    this.blockSize = blockSize;
+    this.chunkBlocks = Math.max(1, Math.floor(CHUNK_TARGET_BYTES / blockSize));
+    for (const f of this.files) {
+      f.blocks = f.spec.isDirectory ? 0 : Math.ceil(f.spec.size / blockSize);
+      f.acked = new Bitset(f.blocks);
+      f.sent = new Bitset(f.blocks);
+      f.ackedPerChunk = new Uint16Array(Math.ceil(f.blocks / this.chunkBlocks));
+    }
+    this.chunks.clear();
+    this.pendingReads.clear();
+    this.bufferedBytes = 0;
+    for (const f of this.files) this.resetHash(f);
+  }
+
+  private resetHash(f: SendFile): void {
+    f.hash = createHash("sha256");
+    f.hashChunk = 0;
+    f.sha256 = null;
+  }
+
+  /**
+   * The receiver's answer: what it already holds (byte ranges; a block counts when wholly
+   * covered) and which files it already verified. This replaces what we believed was acknowledged.
+   */
+  onAccept(have: Array<{ f: number; r: ByteRanges }>, done: number[]): void {
+    this.accepted = true;
+    this.bytesAcked = 0;
+    for (const f of this.files) {
+      f.acked.clearAll();
+      f.ackedPerChunk.fill(0);
+    }
+    for (const { f: index, r } of have) {
+      const f = this.files[index];
+      if (!f || f.status !== "pending") continue;
+      for (const [start, end] of r) {
+        const first = Math.ceil(start / this.blockSize);
+        for (let b = first; b < f.blocks; b++) {
+          const blockEnd = Math.min((b + 1) * this.blockSize, f.spec.size);
+          if (blockEnd > end) break;
+          this.markAcked(f, b);
+        }
+      }
+    }
+    for (const index of done) this.onFileOk(index);
+    this.curFile = 0;
+    this.curBlock = 0;
+    this.retransmitQueue = [];
+    this.retransmitHead = 0;
+    this.readFile = 0;
+    this.readChunk = 0;
+    // Chunks that are fully acknowledged and already hashed are not needed any more.
+    for (let i = 0; i < this.files.length; i++) {
+      const f = this.files[i]!;
+      if (f.status === "ok") this.dropChunks(i);
+      else if (f.sha256 !== null) this.sink.sendControl({ t: "fileEnd", n: this.n, f: i, sha256: f.sha256 });
+      else if (f.blocks === 0 && !f.spec.isDirectory) this.finishHash(i);
+    }
+    this.pumpReads();
+  }
+
+  private markAcked(f: SendFile, block: number): boolean {
+    if (!f.acked.set(block)) return false;
+    const c = Math.floor(block / this.chunkBlocks);
+    f.ackedPerChunk[c] = f.ackedPerChunk[c]! + 1;
+    this.bytesAcked += this.blockLength(f, block);
+    return true;
+  }
+
+  private blockLength(f: SendFile, block: number): number {
+    return Math.min(this.blockSize, f.spec.size - block * this.blockSize);
+  }
+
+  private chunkBlockCount(f: SendFile, chunk: number): number {
+    return Math.min(this.chunkBlocks, f.blocks - chunk * this.chunkBlocks);
+  }
+
+  private getChunk(file: number, chunk: number): Uint8Array | undefined {
+    return this.chunks.get(file)?.get(chunk);
+  }
+
+  private request(file: number, chunk: number): void {
+    const key = `${file}:${chunk}`;
+    if (this.pendingReads.has(key) || this.getChunk(file, chunk)) return;
+    const f = this.files[file]!;
+    const offset = chunk * this.chunkBlocks * this.blockSize;
+    const length = Math.min(this.chunkBlocks * this.blockSize, f.spec.size - offset);
+    this.pendingReads.add(key);
+    this.bufferedBytes += length;
+    this.sink.requestRead(this, { file, offset, length });
+  }
+
+  /** Reads ahead in file order while the read budget allows. */
+  pumpReads(): void {
+    if (!this.accepted) return;
+    while (this.bufferedBytes < this.readBudget && this.readFile < this.files.length) {
+      const f = this.files[this.readFile]!;
+      const chunks = f.ackedPerChunk.length;
+      if (f.status !== "pending" || this.readChunk >= chunks) {
+        this.readFile++;
+        this.readChunk = 0;
+        continue;
+      }
+      const c = this.readChunk++;
+      // A chunk already acknowledged and hashed needs no read.
+      if (c < f.hashChunk && f.ackedPerChunk[c] === this.chunkBlockCount(f, c)) continue;
+      this.request(this.readFile, c);
+    }
+  }
+
+  /** A read finished. Data must be exactly the requested range. */
+  onRead(file: number, offset: number, data: Uint8Array): void {
+    const chunk = Math.floor(offset / (this.chunkBlocks * this.blockSize));
+    const key = `${file}:${chunk}`;
+    if (!this.pendingReads.delete(key)) return; // stale (reset since)
+    const f = this.files[file]!;
+    const expected = Math.min(this.chunkBlocks * this.blockSize, f.spec.size - offset);
+    this.bufferedBytes -= expected;
+    if (f.status !== "pending" || data.length !== expected) return;
+    let map = this.chunks.get(file);
+    if (!map) this.chunks.set(file, (map = new Map()));
+    map.set(chunk, data);
+    this.bufferedBytes += data.length;
+    this.advanceHash(file);
+    this.maybeRelease(file, chunk);
+    this.pumpReads();
+  }
+
+  private advanceHash(file: number): void {
+    const f = this.files[file]!;
+    const chunks = f.ackedPerChunk.length;
+    while (f.hashChunk < chunks) {
+      const data = this.getChunk(file, f.hashChunk);
+      if (!data) return;
+      f.hash.update(data);
+      const done = f.hashChunk++;
+      this.maybeRelease(file, done);
+    }
+    if (f.sha256 === null) this.finishHash(file);
+  }
+
+  private finishHash(file: number): void {
+    const f = this.files[file]!;
+    f.sha256 = f.hash.digest("hex");
+    this.sink.sendControl({ t: "fileEnd", n: this.n, f: file, sha256: f.sha256 });
+  }
+
+  private maybeRelease(file: number, chunk: number): void {
+    const f = this.files[file]!;
+    if (chunk >= f.hashChunk || f.ackedPerChunk[chunk] !== this.chunkBlockCount(f, chunk)) return;
+    const map = this.chunks.get(file);
+    const data = map?.get(chunk);
+    if (!map || !data) return;
+    map.delete(chunk);
+    this.bufferedBytes -= data.length;
+    if (map.size === 0) this.chunks.delete(file);
+  }
+
+  private dropChunks(file: number): void {
+    const map = this.chunks.get(file);
+    if (map) for (const d of map.values()) this.bufferedBytes -= d.length;
+    this.chunks.delete(file);
+    for (const key of [...this.pendingReads]) {
+      if (key.startsWith(`${file}:`)) this.pendingReads.delete(key);
+    }
+  }
+
+  /** The next retransmission whose data is at hand, dropping stale entries. */
+  private peekRetransmit(): [number, number] | null {
+    while (this.retransmitHead < this.retransmitQueue.length) {
+      const file = this.retransmitQueue[this.retransmitHead]!;
+      const block = this.retransmitQueue[this.retransmitHead + 1]!;
+      const f = this.files[file]!;
+      if (f.status !== "pending" || block >= f.blocks || f.acked.has(block)) {
+        this.retransmitHead += 2;
+        continue;
+      }
+      const chunk = Math.floor(block / this.chunkBlocks);
+      if (!this.getChunk(file, chunk)) {
+        this.request(file, chunk);
+        return null;
+      }
+      return [file, block];
+    }
+    if (this.retransmitHead > 0) {
+      this.retransmitQueue = [];
+      this.retransmitHead = 0;
+    }
+    return null;
+  }
+
+  /** The next new block whose data is at hand; moves the cursor past finished files and acked blocks. */
+  private peekNew(): [number, number] | null {
+    while (this.curFile < this.files.length) {
+      const f = this.files[this.curFile]!;
+      const b = f.status === "pending" ? f.acked.nextClear(this.curBlock) : -1;
+      if (b < 0) {
+        this.curFile++;
+        this.curBlock = 0;
+        continue;
+      }
+      this.curBlock = b;
+      const chunk = Math.floor(b / this.chunkBlocks);
+      if (!this.getChunk(this.curFile, chunk)) {
+        this.request(this.curFile, chunk);
+        return null;
+      }
+      return [this.curFile, b];
+    }
+    return null;
+  }
+
+  hasData(): boolean {
+    if (!this.accepted) return false;
+    return this.peekRetransmit() !== null || this.peekNew() !== null;
+  }
+
+  /**
+   * Writes the next block as a DATA frame; returns [end position, was a retransmission], or null.
+   * `room` must fit a whole block plus the frame header.
+   */
+  writeNext(buf: Uint8Array, pos: number): { end: number; file: number; block: number; retransmission: boolean } | null {
+    if (!this.accepted) return null;
+    let next = this.peekRetransmit();
+    let fromQueue = true;
+    if (next) this.retransmitHead += 2;
+    else {
+      next = this.peekNew();
+      fromQueue = false;
+      if (!next) return null;
+      this.curBlock = next[1] + 1;
+    }
+    const [file, block] = next;
+    const f = this.files[file]!;
+    const chunk = Math.floor(block / this.chunkBlocks);
+    const data = this.getChunk(file, chunk)!;
+    const start = (block - chunk * this.chunkBlocks) * this.blockSize;
+    const len = this.blockLength(f, block);
+    const end = writeDataFrame(buf, pos, {
+      transfer: this.n,
+      file,
+      offset: block * this.blockSize,
+      data: data.subarray(start, start + len),
+    });
+    const retransmission = fromQueue || !f.sent.set(block);
+    this.bytesSent += len;
+    if (retransmission) this.bytesRetransmitted += len;
+    return { end, file, block, retransmission };
+  }
+
+  onBlockAcked(file: number, block: number): void {
+    const f = this.files[file];
+    if (!f || f.status !== "pending" || block >= f.blocks) return;
+    if (this.markAcked(f, block)) {
+      this.maybeRelease(file, Math.floor(block / this.chunkBlocks));
+      if (this.bufferedBytes < this.readBudget) this.pumpReads();
+    }
+  }
+
+  onBlockLost(file: number, block: number): void {
+    const f = this.files[file];
+    if (!f || f.status !== "pending" || block >= f.blocks || f.acked.has(block)) return;
+    this.retransmitQueue.push(file, block);
+  }
+
+  onFileOk(file: number): void {
+    const f = this.files[file];
+    if (!f || f.status !== "pending") return;
+    f.status = "ok";
+    for (let b = 0; b < f.blocks; b++) this.markAcked(f, b);
+    this.dropChunks(file);
+  }
+
+  onFileFailed(file: number, code: string, message: string): void {
+    const f = this.files[file];
+    if (!f || f.status !== "pending") return;
+    f.status = "failed";
+    f.errorCode = code;
+    f.errorMessage = message;
+    this.dropChunks(file);
+  }
+
+  /** The receiver's hash differed: send the whole file again, read afresh. */
+  onFileRetry(file: number): void {
+    const f = this.files[file];
+    if (!f || f.status !== "pending") return;
+    this.bytesAcked -= f.spec.size - this.unackedBytes(f);
+    f.acked.clearAll();
+    f.ackedPerChunk.fill(0);
+    this.dropChunks(file);
+    this.resetHash(f);
+    if (this.curFile > file) {
+      this.curFile = file;
+      this.curBlock = 0;
+    } else if (this.curFile === file) this.curBlock = 0;
+    if (this.readFile >= file) {
+      this.readFile = file;
+      this.readChunk = 0;
+    }
+    if (f.blocks === 0) this.finishHash(file);
+    this.pumpReads();
+  }
+
+  private unackedBytes(f: SendFile): number {
+    let bytes = 0;
+    for (let b = 0; b < f.blocks; b++) if (!f.acked.has(b)) bytes += this.blockLength(f, b);
+    return bytes;
+  }
+
+  /** A source file could not be read: it fails, the others go on. */
+  onReadFailed(file: number, code: string, message: string): void {
+    this.onFileFailed(file, code, message);
+  }
+
+  /** Pending reads and cached chunks are dropped (transfer paused or ended). */
+  release(): void {
+    this.chunks.clear();
+    this.pendingReads.clear();
+    this.bufferedBytes = 0;
+    this.accepted = false;
+  }
+}
