@@ -6,7 +6,9 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: "readonly", console: "readonly", Buffer: "readonly" } },
+    languageOptions: {
+      globals: { process: "readonly", console: "readonly", Buffer: "readonly", URL: "readonly" },
+    },
     rules: {
       "@typescript-eslint/no-explicit-any": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
@@ -20,8 +22,24 @@ export default tseslint.config(
         "error",
         {
           patterns: [
-            { group: ["node:dgram", "node:fs", "node:fs/*", "node:net", "node:timers", "node:timers/*", "node:child_process", "node:http", "node:https"], message: "src/core is sans-IO: no sockets, timers or files." },
-            { group: ["../io/*", "../../io/*", "../server/*", "../../server/*", "../sim/*", "../../sim/*"], message: "src/core depends on nothing above it." },
+            {
+              group: [
+                "node:dgram",
+                "node:fs",
+                "node:fs/*",
+                "node:net",
+                "node:timers",
+                "node:timers/*",
+                "node:child_process",
+                "node:http",
+                "node:https",
+              ],
+              message: "src/core is sans-IO: no sockets, timers or files.",
+            },
+            {
+              group: ["../io/*", "../../io/*", "../server/*", "../../server/*", "../sim/*", "../../sim/*"],
+              message: "src/core depends on nothing above it.",
+            },
           ],
         },
       ],

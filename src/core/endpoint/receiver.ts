@@ -29,6 +29,8 @@ export interface IncomingTransfer {
   files: FileEntry[];
 }
 
+export const DEFAULT_MAX_PENDING_WRITES = 256 * 1024 * 1024;
+
 export type TransferOutcome = "complete" | "failed" | "cancelled" | "suspended" | "interrupted";
 
 export type ReceiverEvent =
@@ -48,7 +50,11 @@ export interface ReceiverEndpointOptions {
   handshake?: () => HandshakeResponder;
   /** admission policy after the handshake (allow-lists, session limits); null admits */
   admit?(peer: PeerInfo, from: string): HandshakeFailure | null;
-  /** bytes handed out for writing and not yet written, across all sessions */
+  /**
+   * bytes handed out for writing and not yet written, across all sessions (default 256 MiB). It is
+   * advertised as the receive window and bounds bytes in flight, so it must exceed the largest
+   * path BDP plus its queue; memory is only taken when the disk is slower than the network.
+   */
   maxPendingWriteBytes?: number;
   maxSessions?: number;
   /** hash mismatches tolerated per file before it fails */
@@ -114,6 +120,8 @@ export class ReceiverEndpoint {
   /** datagrams dropped before reaching a session: malformed, unknown version, unknown session */
   packetsInvalid = 0;
   resetsSent = 0;
+  /** invalid datagrams counted by sessions that have since closed */
+  private retiredInvalid = 0;
   private readonly sessions = new Map<string, RecvSession>();
   private readonly byTransferId = new Map<string, { session: RecvSession; t: RecvTransfer }>();
   private readonly events: ReceiverEvent[] = [];
@@ -152,7 +160,10 @@ export class ReceiverEndpoint {
   }
 
   window(): number {
-    return Math.max(0, (this.options.maxPendingWriteBytes ?? 64 * 1024 * 1024) - this.pendingWrites);
+    return Math.max(
+      0,
+      (this.options.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITES) - this.pendingWrites,
+    );
   }
 
   handleDatagram(now: Micros, datagram: Uint8Array, from: string): void {
@@ -182,7 +193,8 @@ export class ReceiverEndpoint {
     const payload = new ChecksumProtection().open(datagram, HEADER_SIZE, pn);
     let hello: Uint8Array | null = null;
     try {
-      for (const f of payload ? decodeFrames(payload) : []) if (f.type === FrameType.Handshake) hello = f.data;
+      for (const f of payload ? decodeFrames(payload) : [])
+        if (f.type === FrameType.Handshake) hello = f.data;
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
     }
@@ -191,7 +203,8 @@ export class ReceiverEndpoint {
       return;
     }
     const responder =
-      this.options.handshake?.() ?? new PlainHandshakeResponder(this.options.local, this.options.config.datagramSize);
+      this.options.handshake?.() ??
+      new PlainHandshakeResponder(this.options.local, this.options.config.datagramSize);
     const result = responder.onHello(hello);
     let failure: HandshakeFailure | null = isFailure(result) ? result : null;
     if (!failure && !isFailure(result)) {
@@ -233,7 +246,10 @@ export class ReceiverEndpoint {
     this.lastReset.set(to, now);
     const buf = new Uint8Array(HEADER_SIZE + 4);
     writeHeader(buf, { version: PROTOCOL_VERSION, type: PacketType.Reset, sessionId, packetNumber: 0 });
-    this.outbox.push({ datagram: buf.subarray(0, new ChecksumProtection().seal(buf, HEADER_SIZE, HEADER_SIZE)), to });
+    this.outbox.push({
+      datagram: buf.subarray(0, new ChecksumProtection().seal(buf, HEADER_SIZE, HEADER_SIZE)),
+      to,
+    });
     this.resetsSent++;
   }
 
@@ -327,7 +343,13 @@ export class ReceiverEndpoint {
       session.send({ t: "fileRetry", n: t.n, f: file, message });
       return;
     } else {
-      this.failFile(session, t, file, "HASH_MISMATCH", message || "SHA-256 differs after two complete resends");
+      this.failFile(
+        session,
+        t,
+        file,
+        "HASH_MISMATCH",
+        message || "SHA-256 differs after two complete resends",
+      );
     }
     this.checkFinished(session, t);
   }
@@ -340,11 +362,24 @@ export class ReceiverEndpoint {
 
   // from sessions --------------------------------------------------------------------------------
 
+  /** Invalid datagrams seen on this port: before demultiplexing and within every session. */
+  totalInvalid(): number {
+    let n = this.packetsInvalid + this.retiredInvalid;
+    for (const s of this.sessions.values()) n += s.connection.counters.packetsInvalid;
+    return n;
+  }
+
   onSessionClosed(session: RecvSession, code: string, reason: string): void {
+    this.retiredInvalid += session.connection.counters.packetsInvalid;
     for (const t of session.transfers.values()) {
       this.forget(session, t);
       if (t.state !== "announcing") {
-        this.events.push({ type: "transferEnded", transfer: t.id, outcome: "interrupted", message: `${code}: ${reason}` });
+        this.events.push({
+          type: "transferEnded",
+          transfer: t.id,
+          outcome: "interrupted",
+          message: `${code}: ${reason}`,
+        });
       }
     }
     this.events.push({ type: "sessionClosed", session: session.id, code, message: reason });
@@ -415,11 +450,18 @@ export class ReceiverEndpoint {
       session.connection.counters.packetsDuplicate++;
       return true;
     }
-    if (this.pendingWrites + expected > (this.options.maxPendingWriteBytes ?? 64 * 1024 * 1024)) return false;
+    if (this.pendingWrites + expected > (this.options.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITES))
+      return false;
     f.received.set(block);
     t.bytesReceived += expected;
     this.pendingWrites += expected;
-    this.events.push({ type: "write", transfer: t.id, file: frame.file, offset: frame.offset, data: frame.data });
+    this.events.push({
+      type: "write",
+      transfer: t.id,
+      file: frame.file,
+      offset: frame.offset,
+      data: frame.data,
+    });
     this.maybeVerify(t, frame.file);
     return true;
   }

@@ -5,13 +5,23 @@
  */
 import type { Micros } from "../time.js";
 import { Connection, type ConnectionConfig, type ConnectionHandler } from "../transport/connection.js";
-import { PlainHandshakeInitiator, type HandshakeInitiator, type LocalIdentity, type PeerInfo } from "../transport/handshake.js";
+import {
+  PlainHandshakeInitiator,
+  type HandshakeInitiator,
+  type LocalIdentity,
+  type PeerInfo,
+} from "../transport/handshake.js";
 import type { SentPacket } from "../transport/sent-packets.js";
 import { ConnectionCounters } from "../transport/counters.js";
 import type { DataFrame } from "../wire/frames.js";
 import { HEADER_SIZE, PacketType, parseHeader } from "../wire/packet.js";
 import { ChecksumProtection } from "../wire/protection.js";
-import { decodeControl, encodeControl, type CancelReason, type ControlMessage } from "../transfer/messages.js";
+import {
+  decodeControl,
+  encodeControl,
+  type CancelReason,
+  type ControlMessage,
+} from "../transfer/messages.js";
 import { SendTransfer, type ReadRequest, type TransferSpec } from "../transfer/send-transfer.js";
 
 export type SenderEvent =
@@ -30,10 +40,17 @@ export interface SenderEndpointOptions {
   local: LocalIdentity;
   randomBytes(n: number): Uint8Array;
   handshake?: () => HandshakeInitiator;
-  /** bytes of file data read ahead or kept for retransmission, per transfer */
+  /**
+   * bytes of file data read ahead or kept for retransmission, per transfer: at least this
+   * (default 16 MiB), and four bandwidth-delay products of the current path
+   */
   readBudget?: number;
+  /** the most the read budget grows to (default 512 MiB) */
+  maxReadBudget?: number;
   reconnectInitial?: Micros;
   reconnectMax?: Micros;
+  /** a transfer without acknowledged progress for this long fails with STALLED (default 300 s) */
+  stallTimeout?: Micros;
 }
 
 export class SenderEndpoint implements ConnectionHandler {
@@ -52,6 +69,8 @@ export class SenderEndpoint implements ConnectionHandler {
   private closing = false;
   /** counters of connections that have ended */
   private readonly retired = new ConnectionCounters();
+  /** per transfer: [bytes acknowledged, when that figure last grew] */
+  private readonly progress = new Map<string, [number, Micros]>();
 
   constructor(private readonly options: SenderEndpointOptions) {
     this.backoff = options.reconnectInitial ?? 1_000_000;
@@ -78,7 +97,8 @@ export class SenderEndpoint implements ConnectionHandler {
     const idBytes = this.options.randomBytes(8);
     const sessionId = Array.from(idBytes, (b) => b.toString(16).padStart(2, "0")).join("");
     const initiator =
-      this.options.handshake?.() ?? new PlainHandshakeInitiator(this.options.local, this.options.config.datagramSize);
+      this.options.handshake?.() ??
+      new PlainHandshakeInitiator(this.options.local, this.options.config.datagramSize);
     this.byNumber = new Map();
     this.connection = new Connection("initiator", sessionId, this.options.config, this, now, { initiator });
   }
@@ -86,8 +106,9 @@ export class SenderEndpoint implements ConnectionHandler {
   addTransfer(now: Micros, spec: TransferSpec): SendTransfer {
     this.now = now;
     if (this.transfers.has(spec.id)) throw new Error(`transfer ${spec.id} is already active`);
-    const t = new SendTransfer(spec, this.transferSink, this.options.readBudget ?? 64 * 1024 * 1024);
+    const t = new SendTransfer(spec, this.transferSink, this.readBudget);
     this.transfers.set(spec.id, t);
+    this.progress.set(spec.id, [0, now]);
     if (this.connection?.state === "established") this.announce(t);
     else if (!this.connection && this.reconnectAt === null) this.connect(now);
     return t;
@@ -164,15 +185,55 @@ export class SenderEndpoint implements ConnectionHandler {
   }
 
   pollTimeout(): Micros | null {
-    const t = this.connection?.pollTimeout() ?? null;
-    if (this.reconnectAt === null) return t;
-    return t === null ? this.reconnectAt : Math.min(t, this.reconnectAt);
+    let t = this.connection?.pollTimeout() ?? null;
+    if (this.reconnectAt !== null) t = t === null ? this.reconnectAt : Math.min(t, this.reconnectAt);
+    const stall = this.nextStallCheck();
+    if (stall !== null) t = t === null ? stall : Math.min(t, stall);
+    return t;
   }
 
   handleTimeout(now: Micros): void {
     this.now = now;
     if (this.reconnectAt !== null && now >= this.reconnectAt) this.connect(now);
     this.connection?.handleTimeout(now);
+    this.checkStalls(now);
+  }
+
+  private get stallTimeout(): Micros {
+    return this.options.stallTimeout ?? 300_000_000;
+  }
+
+  private nextStallCheck(): Micros | null {
+    let t: Micros | null = null;
+    for (const [, since] of this.progress.values()) {
+      const at = since + this.stallTimeout;
+      if (t === null || at < t) t = at;
+    }
+    return t;
+  }
+
+  private checkStalls(now: Micros): void {
+    for (const [id, entry] of this.progress) {
+      const t = this.transfers.get(id);
+      if (!t) {
+        this.progress.delete(id);
+        continue;
+      }
+      if (t.bytesAcked !== entry[0]) {
+        entry[0] = t.bytesAcked;
+        entry[1] = now;
+      } else if (now >= entry[1] + this.stallTimeout) {
+        this.removeTransfer(now, id, "error", "stalled");
+        const seconds = Math.round(this.stallTimeout / 1e6);
+        const why = this.lastError ? ` (last error ${this.lastError.code}: ${this.lastError.message})` : "";
+        this.events.push({
+          type: "transferFailed",
+          transfer: id,
+          code: "STALLED",
+          message: `no acknowledged progress for ${seconds} s${why}`,
+        });
+      }
+    }
   }
 
   get pendingEvents(): number {
@@ -198,7 +259,8 @@ export class SenderEndpoint implements ConnectionHandler {
     const live = this.connection && this.connection.state !== "closed" ? this.connection.counters : null;
     for (const c of live ? [this.retired, live] : [this.retired]) {
       for (const key of Object.keys(sum) as Array<keyof ConnectionCounters>) {
-        if (key === "lastSendTime") sum.lastSendTime = Math.max(sum.lastSendTime ?? 0, c.lastSendTime ?? 0) || null;
+        if (key === "lastSendTime")
+          sum.lastSendTime = Math.max(sum.lastSendTime ?? 0, c.lastSendTime ?? 0) || null;
         else sum[key] += c[key];
       }
     }
@@ -209,7 +271,8 @@ export class SenderEndpoint implements ConnectionHandler {
     const ended = this.connection?.counters;
     if (ended) {
       for (const key of Object.keys(ended) as Array<keyof ConnectionCounters>) {
-        if (key === "lastSendTime") this.retired.lastSendTime = ended.lastSendTime ?? this.retired.lastSendTime;
+        if (key === "lastSendTime")
+          this.retired.lastSendTime = ended.lastSendTime ?? this.retired.lastSendTime;
         else this.retired[key] += ended[key];
       }
     }
@@ -285,7 +348,8 @@ export class SenderEndpoint implements ConnectionHandler {
         this.drop(t);
         return;
       case "fileOk":
-        if (t.files[m.f]?.status === "pending") this.events.push({ type: "fileComplete", transfer: t.id, file: m.f });
+        if (t.files[m.f]?.status === "pending")
+          this.events.push({ type: "fileComplete", transfer: t.id, file: m.f });
         t.onFileOk(m.f);
         break;
       case "fileRetry":
@@ -293,12 +357,23 @@ export class SenderEndpoint implements ConnectionHandler {
         break;
       case "fileFailed":
         if (t.files[m.f]?.status === "pending") {
-          this.events.push({ type: "fileFailed", transfer: t.id, file: m.f, code: m.code, message: m.message });
+          this.events.push({
+            type: "fileFailed",
+            transfer: t.id,
+            file: m.f,
+            code: m.code,
+            message: m.message,
+          });
         }
         t.onFileFailed(m.f, m.code, m.message);
         break;
       case "cancel":
-        this.events.push({ type: "transferFailed", transfer: t.id, code: "RECEIVER_REFUSED", message: m.message });
+        this.events.push({
+          type: "transferFailed",
+          transfer: t.id,
+          code: "RECEIVER_REFUSED",
+          message: m.message,
+        });
         this.drop(t);
         return;
       default:
@@ -309,6 +384,15 @@ export class SenderEndpoint implements ConnectionHandler {
   }
 
   // internals -----------------------------------------------------------------------------------
+
+  /** Lost blocks hold their chunk for a few round trips, so the budget follows the BDP. */
+  private readonly readBudget = (): number => {
+    const floor = this.options.readBudget ?? 16 * 1024 * 1024;
+    const c = this.connection;
+    if (!c || !c.rtt.hasSample) return floor;
+    const bdp = (c.pacingRate() * c.rtt.smoothed) / 1e6;
+    return Math.min(Math.max(floor, 4 * bdp), this.options.maxReadBudget ?? 512 * 1024 * 1024);
+  };
 
   private readonly transferSink = {
     sendControl: (m: ControlMessage) => this.send(m),
@@ -330,6 +414,7 @@ export class SenderEndpoint implements ConnectionHandler {
   private drop(t: SendTransfer): void {
     t.release();
     this.transfers.delete(t.id);
+    this.progress.delete(t.id);
     if (this.byNumber.get(t.n) === t) this.byNumber.delete(t.n);
   }
 

@@ -16,7 +16,16 @@ export interface FileEntry {
 export type ByteRanges = Array<[number, number]>;
 
 export type ControlMessage =
-  | { t: "start"; n: number; id: string; blockSize: number; path: string; overwrite: string; files: FileEntry[]; more: boolean }
+  | {
+      t: "start";
+      n: number;
+      id: string;
+      blockSize: number;
+      path: string;
+      overwrite: string;
+      files: FileEntry[];
+      more: boolean;
+    }
   | { t: "files"; n: number; files: FileEntry[]; more: boolean }
   | { t: "accept"; n: number; have: Array<{ f: number; r: ByteRanges }>; done: number[] }
   | { t: "refuse"; n: number; code: string; message: string }
@@ -43,7 +52,8 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const uint = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const str = (v: unknown, max = 4096): v is string => typeof v === "string" && v.length <= max;
-const hex = (v: unknown, len: number): v is string => typeof v === "string" && v.length === len && /^[0-9a-f]+$/.test(v);
+const hex = (v: unknown, len: number): v is string =>
+  typeof v === "string" && v.length === len && /^[0-9a-f]+$/.test(v);
 
 function fileEntry(v: unknown): v is FileEntry {
   return (
@@ -59,7 +69,10 @@ function fileEntry(v: unknown): v is FileEntry {
 function ranges(v: unknown): v is ByteRanges {
   return (
     Array.isArray(v) &&
-    v.every((r) => Array.isArray(r) && r.length === 2 && uint(r[0]) && uint(r[1]) && (r[0] as number) < (r[1] as number))
+    v.every(
+      (r) =>
+        Array.isArray(r) && r.length === 2 && uint(r[0]) && uint(r[1]) && (r[0] as number) < (r[1] as number),
+    )
   );
 }
 

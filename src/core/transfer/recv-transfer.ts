@@ -45,7 +45,14 @@ export class RecvTransfer {
   addFiles(entries: FileEntry[]): void {
     for (const entry of entries) {
       const blocks = entry.d ? 0 : Math.ceil(entry.s / this.blockSize);
-      this.files.push({ entry, blocks, received: new Bitset(blocks), sha256: null, status: "receiving", attempts: 0 });
+      this.files.push({
+        entry,
+        blocks,
+        received: new Bitset(blocks),
+        sha256: null,
+        status: "receiving",
+        attempts: 0,
+      });
     }
   }
 
@@ -54,7 +61,10 @@ export class RecvTransfer {
   }
 
   /** Applies what is already on disk; returns the accept message's `have` and `done`. */
-  applyResume(resume: ReadonlyMap<number, ResumeFile> | undefined): { have: Array<{ f: number; r: ByteRanges }>; done: number[] } {
+  applyResume(resume: ReadonlyMap<number, ResumeFile> | undefined): {
+    have: Array<{ f: number; r: ByteRanges }>;
+    done: number[];
+  } {
     const have: Array<{ f: number; r: ByteRanges }> = [];
     const done: number[] = [];
     this.files.forEach((f, i) => {
@@ -82,7 +92,8 @@ export class RecvTransfer {
   /** Byte ranges of the blocks received so far. */
   rangesOf(f: RecvFile): ByteRanges {
     const out: ByteRanges = [];
-    for (const [s, e] of f.received.runs()) out.push([s * this.blockSize, Math.min(e * this.blockSize, f.entry.s)]);
+    for (const [s, e] of f.received.runs())
+      out.push([s * this.blockSize, Math.min(e * this.blockSize, f.entry.s)]);
     return out;
   }
 

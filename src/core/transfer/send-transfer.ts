@@ -64,7 +64,10 @@ export class SendTransfer {
   n = -1;
   blockSize = 0;
   chunkBlocks = 1;
+  /** the receiver accepted the transfer on the current connection */
   accepted = false;
+  /** announced on the current connection: data may flow */
+  private active = false;
   bytesAcked = 0;
   bytesSent = 0;
   bytesRetransmitted = 0;
@@ -83,7 +86,8 @@ export class SendTransfer {
   constructor(
     readonly spec: TransferSpec,
     private readonly sink: SendTransferSink,
-    private readonly readBudget: number,
+    /** bytes of file data that may be read ahead or held for retransmission, asked each time */
+    private readonly readBudget: () => number,
   ) {
     this.files = spec.files.map((f) => ({
       spec: f,
@@ -109,11 +113,28 @@ export class SendTransfer {
     return this.files.every((f) => f.status !== "pending");
   }
 
-  /** Announces the transfer on a (new) connection; data waits for the receiver's accept. */
+  /**
+   * Announces the transfer on a (new) connection and starts sending at once: the receiver does
+   * not acknowledge data before it accepts, and its accept then says what it already held. On a
+   * new connection the receiver is the authority on what arrived, so acknowledgements start over.
+   */
   announce(n: number, blockSize: number): void {
     this.n = n;
     this.accepted = false;
     if (this.blockSize !== blockSize) this.setBlockSize(blockSize);
+    this.bytesAcked = 0;
+    for (const f of this.files) {
+      if (f.status !== "pending") continue;
+      f.acked.clearAll();
+      f.ackedPerChunk.fill(0);
+    }
+    this.curFile = 0;
+    this.curBlock = 0;
+    this.retransmitQueue = [];
+    this.retransmitHead = 0;
+    this.readFile = 0;
+    this.readChunk = 0;
+    this.active = true;
     const entries: FileEntry[] = this.spec.files.map((f) =>
       f.isDirectory ? { p: f.path, s: 0, m: f.mtime, d: 1 } : { p: f.path, s: f.size, m: f.mtime },
     );
@@ -135,6 +156,13 @@ export class SendTransfer {
           : { t: "files", n, files, more },
       );
     }
+    for (let i = 0; i < this.files.length; i++) {
+      const f = this.files[i]!;
+      if (f.status !== "pending" || f.spec.isDirectory) continue;
+      if (f.sha256 !== null) this.sink.sendControl({ t: "fileEnd", n, f: i, sha256: f.sha256 });
+      else if (f.blocks === 0) this.finishHash(i);
+    }
+    this.pumpReads();
   }
 
   private setBlockSize(blockSize: number): void {
@@ -164,37 +192,17 @@ export class SendTransfer {
    */
   onAccept(have: Array<{ f: number; r: ByteRanges }>, done: number[]): void {
     this.accepted = true;
-    this.bytesAcked = 0;
-    for (const f of this.files) {
-      f.acked.clearAll();
-      f.ackedPerChunk.fill(0);
-    }
     for (const { f: index, r } of have) {
       const f = this.files[index];
       if (!f || f.status !== "pending") continue;
       for (const [start, end] of r) {
-        const first = Math.ceil(start / this.blockSize);
-        for (let b = first; b < f.blocks; b++) {
-          const blockEnd = Math.min((b + 1) * this.blockSize, f.spec.size);
-          if (blockEnd > end) break;
-          this.markAcked(f, b);
+        for (let b = Math.ceil(start / this.blockSize); b < f.blocks; b++) {
+          if (Math.min((b + 1) * this.blockSize, f.spec.size) > end) break;
+          if (this.markAcked(f, b)) this.maybeRelease(index, Math.floor(b / this.chunkBlocks));
         }
       }
     }
     for (const index of done) this.onFileOk(index);
-    this.curFile = 0;
-    this.curBlock = 0;
-    this.retransmitQueue = [];
-    this.retransmitHead = 0;
-    this.readFile = 0;
-    this.readChunk = 0;
-    // Chunks that are fully acknowledged and already hashed are not needed any more.
-    for (let i = 0; i < this.files.length; i++) {
-      const f = this.files[i]!;
-      if (f.status === "ok") this.dropChunks(i);
-      else if (f.sha256 !== null) this.sink.sendControl({ t: "fileEnd", n: this.n, f: i, sha256: f.sha256 });
-      else if (f.blocks === 0 && !f.spec.isDirectory) this.finishHash(i);
-    }
     this.pumpReads();
   }
 
@@ -231,8 +239,8 @@ export class SendTransfer {
 
   /** Reads ahead in file order while the read budget allows. */
   pumpReads(): void {
-    if (!this.accepted) return;
-    while (this.bufferedBytes < this.readBudget && this.readFile < this.files.length) {
+    if (!this.active) return;
+    while (this.bufferedBytes < this.readBudget() && this.readFile < this.files.length) {
       const f = this.files[this.readFile]!;
       const chunks = f.ackedPerChunk.length;
       if (f.status !== "pending" || this.readChunk >= chunks) {
@@ -350,7 +358,7 @@ export class SendTransfer {
   }
 
   hasData(): boolean {
-    if (!this.accepted) return false;
+    if (!this.active) return false;
     return this.peekRetransmit() !== null || this.peekNew() !== null;
   }
 
@@ -358,8 +366,11 @@ export class SendTransfer {
    * Writes the next block as a DATA frame; returns [end position, was a retransmission], or null.
    * `room` must fit a whole block plus the frame header.
    */
-  writeNext(buf: Uint8Array, pos: number): { end: number; file: number; block: number; retransmission: boolean } | null {
-    if (!this.accepted) return null;
+  writeNext(
+    buf: Uint8Array,
+    pos: number,
+  ): { end: number; file: number; block: number; retransmission: boolean } | null {
+    if (!this.active) return null;
     let next = this.peekRetransmit();
     let fromQueue = true;
     if (next) this.retransmitHead += 2;
@@ -392,7 +403,7 @@ export class SendTransfer {
     if (!f || f.status !== "pending" || block >= f.blocks) return;
     if (this.markAcked(f, block)) {
       this.maybeRelease(file, Math.floor(block / this.chunkBlocks));
-      if (this.bufferedBytes < this.readBudget) this.pumpReads();
+      if (this.bufferedBytes < this.readBudget()) this.pumpReads();
     }
   }
 
@@ -457,5 +468,6 @@ export class SendTransfer {
     this.pendingReads.clear();
     this.bufferedBytes = 0;
     this.accepted = false;
+    this.active = false;
   }
 }

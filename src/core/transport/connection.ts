@@ -21,17 +21,19 @@ import {
   type DataFrame,
   type Frame,
 } from "../wire/frames.js";
-import { HEADER_SIZE, MAX_PACKET_NUMBER, PacketType, PROTOCOL_VERSION, writeHeader } from "../wire/packet.js";
+import {
+  HEADER_SIZE,
+  MAX_PACKET_NUMBER,
+  PacketType,
+  PROTOCOL_VERSION,
+  sessionIdBytes,
+  writeHeader,
+} from "../wire/packet.js";
 import { DecodeError } from "../wire/varint.js";
 import { ChecksumProtection, MAX_PROTECTION_OVERHEAD, type PacketProtection } from "../wire/protection.js";
 import { AckTracker } from "./ack-tracker.js";
 import { ControlRecvStream, ControlSendStream, ProtocolViolation } from "./control-stream.js";
-import {
-  isFailure,
-  type HandshakeInitiator,
-  type HandshakeOutcome,
-  type PeerInfo,
-} from "./handshake.js";
+import { isFailure, type HandshakeInitiator, type HandshakeOutcome, type PeerInfo } from "./handshake.js";
 import { Pacer } from "./pacer.js";
 import { RttEstimator } from "./rtt.js";
 import { SentPackets, type SentPacket } from "./sent-packets.js";
@@ -122,6 +124,8 @@ export class Connection {
   private handshakeReply: Uint8Array | null = null;
   private handshakeReplyDue = false;
   private datagramSize: number;
+  private readonly idBytes: Uint8Array;
+  private readonly checksum = new ChecksumProtection();
 
   constructor(
     readonly role: Role,
@@ -132,6 +136,7 @@ export class Connection {
     private readonly handshake: { initiator?: HandshakeInitiator },
   ) {
     this.datagramSize = config.datagramSize;
+    this.idBytes = sessionIdBytes(sessionId);
     this.controller = this.makeController(config.rateControlMethod);
     this.acks = new AckTracker(config.ackEveryPackets, config.maxAckDelay);
     this.pacer = new Pacer(config.pacerMaxBurst);
@@ -188,7 +193,9 @@ export class Connection {
   }
 
   /** Changes rates and/or method while running (setSendRate, updateDestination). */
-  reconfigure(patch: Partial<Pick<ConnectionConfig, "rateControlMethod" | "sendRate" | "minRate" | "maxRate">>): void {
+  reconfigure(
+    patch: Partial<Pick<ConnectionConfig, "rateControlMethod" | "sendRate" | "minRate" | "maxRate">>,
+  ): void {
     const methodChanged =
       patch.rateControlMethod !== undefined && patch.rateControlMethod !== this.config.rateControlMethod;
     this.config = { ...this.config, ...patch };
@@ -248,7 +255,7 @@ export class Connection {
   /** A packet for this session whose header the endpoint parsed. */
   handlePacket(now: Micros, type: PacketType, pn: number, datagram: Uint8Array): void {
     if (this.state === "closed") return;
-    const protection = type === PacketType.Established ? this.protection : new ChecksumProtection();
+    const protection = type === PacketType.Established ? this.protection : this.checksum;
     const payload = protection.open(datagram, HEADER_SIZE, pn);
     if (payload === null) {
       this.counters.packetsInvalid++;
@@ -444,9 +451,15 @@ export class Connection {
       if (pto !== null) t = Math.min(t, pto);
     }
     if (this.probesDue > 0) return 0;
-    if (this.role === "initiator") t = Math.min(t, this.lastAckElicitingSend + this.config.keepaliveInterval);
+    if (this.keepaliveDue() !== null) t = Math.min(t, this.keepaliveDue()!);
     if (this.wantsToSend()) t = Math.min(t, this.pacer.nextSendTime());
     return t;
+  }
+
+  /** The initiator pings an idle session (nothing in flight) to keep NAT state and RTT fresh. */
+  private keepaliveDue(): Micros | null {
+    if (this.role !== "initiator" || this.sent.ackElicitingInFlight > 0) return null;
+    return this.lastAckElicitingSend + this.config.keepaliveInterval;
   }
 
   private wantsToSend(): boolean {
@@ -483,13 +496,20 @@ export class Connection {
       if (this.role !== "initiator" || !this.handshake.initiator || now < this.handshakeRetryAt) return null;
       this.handshakeRetryAt = now + this.handshakeInterval;
       this.handshakeInterval = Math.min(this.handshakeInterval * 2, MAX_PTO_INTERVAL * 2);
-      return this.buildSimple(now, PacketType.Initial, encodeHandshakeFrame(this.handshake.initiator.hello()), true);
+      return this.buildSimple(
+        now,
+        PacketType.Initial,
+        encodeHandshakeFrame(this.handshake.initiator.hello()),
+        true,
+      );
     }
     if (this.handshakeReplyDue && this.handshakeReply) {
       this.handshakeReplyDue = false;
       return this.buildSimple(now, PacketType.Handshake, encodeHandshakeFrame(this.handshakeReply), false);
     }
     if (this.acks.needsAck(now)) return this.buildAckOnly(now);
+    const keepalive = this.keepaliveDue();
+    if (keepalive !== null && now >= keepalive && !this.wantsToSend()) return this.buildPing(now);
     const probe = this.probesDue > 0;
     if (!probe) {
       if (!this.pacer.canSend(now)) return null;
@@ -501,9 +521,6 @@ export class Connection {
       return packet;
     }
     if (!probe) this.delivery.markAppLimited(this.sent.bytesInFlight);
-    if (this.role === "initiator" && now >= this.lastAckElicitingSend + this.config.keepaliveInterval) {
-      return this.buildPing(now);
-    }
     return null;
   }
 
@@ -527,14 +544,19 @@ export class Connection {
 
   private allocate(type: PacketType): { buf: Uint8Array; pn: number } {
     if (this.nextPn > MAX_PACKET_NUMBER) throw new Error("packet numbers exhausted");
-    const buf = new Uint8Array(this.datagramSize);
+    // allocUnsafe draws from Node's shared slab: no zero-fill, few allocations. Every byte sent is written.
+    const buf = Buffer.allocUnsafe(this.datagramSize);
     const pn = this.nextPn;
-    writeHeader(buf, { version: PROTOCOL_VERSION, type, sessionId: this.sessionId, packetNumber: pn });
+    writeHeader(
+      buf,
+      { version: PROTOCOL_VERSION, type, sessionId: this.sessionId, packetNumber: pn },
+      this.idBytes,
+    );
     return { buf, pn };
   }
 
   private seal(buf: Uint8Array, end: number, pn: number, type: PacketType): Uint8Array {
-    const protection = type === PacketType.Established ? this.protection : new ChecksumProtection();
+    const protection = type === PacketType.Established ? this.protection : this.checksum;
     return buf.subarray(0, protection.seal(buf, HEADER_SIZE, end, pn));
   }
 
@@ -576,7 +598,11 @@ export class Connection {
   }
 
   private ackFrameInto(now: Micros, buf: Uint8Array, pos: number, room: number): number {
-    const ack = this.acks.buildAck(now, Math.max(0, Math.floor(this.handler.receiveWindow())), this.handler.rateCap());
+    const ack = this.acks.buildAck(
+      now,
+      Math.max(0, Math.floor(this.handler.receiveWindow())),
+      this.handler.rateCap(),
+    );
     while (ack.ranges.length > 1 && ackFrameSize(ack) > room) ack.ranges.pop();
     if (ackFrameSize(ack) > room) return pos;
     this.acks.onAckSent();
@@ -585,7 +611,12 @@ export class Connection {
 
   private buildAckOnly(now: Micros): Uint8Array {
     const { buf, pn } = this.allocate(PacketType.Established);
-    const end = this.ackFrameInto(now, buf, HEADER_SIZE, this.datagramSize - HEADER_SIZE - this.protection.overhead);
+    const end = this.ackFrameInto(
+      now,
+      buf,
+      HEADER_SIZE,
+      this.datagramSize - HEADER_SIZE - this.protection.overhead,
+    );
     this.counters.acksSent++;
     return this.record(now, this.newPacket(now, 0, false), this.seal(buf, end, pn, PacketType.Established));
   }

@@ -39,11 +39,11 @@ export class ControlSendStream {
 
   /** Next chunk to send, lost ranges first: [offset, bytes], or null. */
   next(maxLen: number): [number, Uint8Array] | null {
-    for (const [s, e] of this.lost) {
-      const start = Math.max(s, this.base);
-      const end = Math.min(e, start + maxLen);
-      if (end <= start) continue;
-      this.lost.removeBelow(end);
+    const lost = this.lost[Symbol.iterator]().next();
+    if (!lost.done) {
+      const start = lost.value[0];
+      const end = Math.min(lost.value[1], start + maxLen);
+      this.lost.remove(start, end);
       return [start, this.buf.slice(start - this.base, end - this.base)];
     }
     const end = Math.min(this.base + this.length, this.sent + maxLen);
@@ -55,6 +55,7 @@ export class ControlSendStream {
 
   onAcked(offset: number, len: number): void {
     this.acked.add(offset, offset + len);
+    this.lost.remove(offset, offset + len);
     const first = this.acked[Symbol.iterator]().next();
     if (first.done || first.value[0] > this.base) return;
     const frontier = Math.min(first.value[1], this.base + this.length);

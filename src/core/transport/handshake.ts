@@ -76,7 +76,13 @@ function parseHello(data: Uint8Array): PlainHello | null {
 
 function outcomeFrom(h: PlainHello, version: number, datagramSize: number): HandshakeOutcome {
   return {
-    peer: { serverId: h.serverId, serverUid: h.serverUid, protocolVersion: version, publicKey: null, cipher: "none" },
+    peer: {
+      serverId: h.serverId,
+      serverUid: h.serverUid,
+      protocolVersion: version,
+      publicKey: null,
+      cipher: "none",
+    },
     protection: new ChecksumProtection(),
     datagramSize: Math.min(datagramSize, h.datagramSize),
   };
@@ -89,13 +95,18 @@ export class PlainHandshakeInitiator implements HandshakeInitiator {
   ) {}
 
   hello(): Uint8Array {
-    const h: PlainHello = { versions: [...SUPPORTED_VERSIONS], ...this.local, datagramSize: this.datagramSize };
+    const h: PlainHello = {
+      versions: [...SUPPORTED_VERSIONS],
+      ...this.local,
+      datagramSize: this.datagramSize,
+    };
     return encoder.encode(JSON.stringify(h));
   }
 
   onReply(data: Uint8Array): HandshakeOutcome | HandshakeFailure {
     const h = parseHello(data);
-    if (h === null || h.versions.length !== 1) return { error: "PROTOCOL", message: "malformed handshake reply" };
+    if (h === null || h.versions.length !== 1)
+      return { error: "PROTOCOL", message: "malformed handshake reply" };
     if (!SUPPORTED_VERSIONS.includes(h.versions[0]!)) {
       return { error: "VERSION_MISMATCH", message: `receiver chose unsupported version ${h.versions[0]}` };
     }
@@ -120,10 +131,15 @@ export class PlainHandshakeResponder implements HandshakeResponder {
       };
     }
     const reply: PlainHello = { versions: [version], ...this.local, datagramSize: this.datagramSize };
-    return { reply: encoder.encode(JSON.stringify(reply)), outcome: outcomeFrom(h, version, this.datagramSize) };
+    return {
+      reply: encoder.encode(JSON.stringify(reply)),
+      outcome: outcomeFrom(h, version, this.datagramSize),
+    };
   }
 }
 
-export function isFailure(x: HandshakeOutcome | HandshakeFailure | { reply: Uint8Array }): x is HandshakeFailure {
+export function isFailure(
+  x: HandshakeOutcome | HandshakeFailure | { reply: Uint8Array },
+): x is HandshakeFailure {
   return "error" in x;
 }

@@ -119,12 +119,12 @@ export class SentPackets {
     this.lossTime = null;
     if (this.largestAcked < 0) return lost;
     const lossDelay = Math.max(TIME_THRESHOLD * Math.max(smoothedRtt, latestRtt), GRANULARITY);
-    const lostSendTime = now - lossDelay;
     for (let i = this.head; i < this.packets.length; i++) {
       const p = this.packets[i]!;
       if (p.pn > this.largestAcked) break;
       if (p.acked || p.lost) continue;
-      if (p.sentTime <= lostSendTime || this.largestAcked >= p.pn + PACKET_THRESHOLD) {
+      // The same expression as the timer below, so a timer firing at lossTime always finds the loss.
+      if (p.sentTime + lossDelay <= now || this.largestAcked >= p.pn + PACKET_THRESHOLD) {
         p.lost = true;
         this.resolve(p);
         lost.push(p);

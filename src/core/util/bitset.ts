@@ -36,7 +36,7 @@ export class Bitset {
 
   /** First clear bit at or after `from`, or -1. */
   nextClear(from: number): number {
-    for (let i = from; i < this.length; ) {
+    for (let i = from; i < this.length;) {
       const w = this.words[i >>> 5]!;
       if (w === 0xffffffff && (i & 31) === 0) {
         i += 32;

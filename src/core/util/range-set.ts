@@ -87,6 +87,32 @@ export class RangeSet {
     return end - start - Math.max(0, covered);
   }
 
+  /** Removes [start, end) from the set. */
+  remove(start: number, end: number): void {
+    if (end <= start) return;
+    const keepS: number[] = [];
+    const keepE: number[] = [];
+    for (let i = 0; i < this.starts.length; i++) {
+      const s = this.starts[i]!;
+      const e = this.ends[i]!;
+      if (e <= start || s >= end) {
+        keepS.push(s);
+        keepE.push(e);
+        continue;
+      }
+      if (s < start) {
+        keepS.push(s);
+        keepE.push(start);
+      }
+      if (e > end) {
+        keepS.push(end);
+        keepE.push(e);
+      }
+    }
+    this.starts = keepS;
+    this.ends = keepE;
+  }
+
   /** Removes every range that ends at or below `floor` and clips one straddling it. */
   removeBelow(floor: number): void {
     let k = 0;

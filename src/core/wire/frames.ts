@@ -142,6 +142,14 @@ export function encodeHandshakeFrame(data: Uint8Array): Uint8Array {
   return out;
 }
 
+function utf8(bytes: Uint8Array): string {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new DecodeError("invalid UTF-8");
+  }
+}
+
 function decodeAck(r: Reader): AckFrame {
   const largest = r.varint();
   const ackDelay = r.varint();
@@ -197,8 +205,8 @@ export function decodeFrames(payload: Uint8Array): Frame[] {
         break;
       }
       case FrameType.Close: {
-        const code = decoder.decode(r.bytes(r.varint()));
-        const reason = decoder.decode(r.bytes(r.varint()));
+        const code = utf8(r.bytes(r.varint()));
+        const reason = utf8(r.bytes(r.varint()));
         frames.push({ type: FrameType.Close, code, reason });
         break;
       }

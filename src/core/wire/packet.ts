@@ -51,10 +51,18 @@ export function writeSessionId(buf: Uint8Array, pos: number, sessionId: string):
   for (let i = 0; i < 8; i++) buf[pos + i] = parseInt(sessionId.slice(i * 2, i * 2 + 2), 16);
 }
 
-export function writeHeader(buf: Uint8Array, h: PacketHeader): number {
+export function sessionIdBytes(sessionId: string): Uint8Array {
+  const out = new Uint8Array(8);
+  writeSessionId(out, 0, sessionId);
+  return out;
+}
+
+/** Writes the header; `idBytes` may carry the session id pre-encoded (hot path). */
+export function writeHeader(buf: Uint8Array, h: PacketHeader, idBytes?: Uint8Array): number {
   buf[0] = h.version;
   buf[1] = h.type;
-  writeSessionId(buf, 2, h.sessionId);
+  if (idBytes) buf.set(idBytes, 2);
+  else writeSessionId(buf, 2, h.sessionId);
   const pn = h.packetNumber;
   const hi = Math.floor(pn / 0x100000000);
   buf[10] = (hi >>> 8) & 0xff;
@@ -67,8 +75,7 @@ export function writeHeader(buf: Uint8Array, h: PacketHeader): number {
 }
 
 export type HeaderResult =
-  | { ok: true; header: PacketHeader }
-  | { ok: false; reason: "truncated" | "version" | "type" };
+  { ok: true; header: PacketHeader } | { ok: false; reason: "truncated" | "version" | "type" };
 
 /** Parses the cleartext header. It is not yet authenticated: trust nothing until the trailer checks. */
 export function parseHeader(buf: Uint8Array): HeaderResult {

@@ -23,7 +23,7 @@ export class ChecksumProtection implements PacketProtection {
   readonly cipher = "none";
   readonly overhead = 4;
 
-  seal(buf: Uint8Array, _headerSize: number, payloadEnd: number): number {
+  seal(buf: Uint8Array, _headerSize: number, payloadEnd: number, _packetNumber?: number): number {
     const crc = crc32c(buf, 0, payloadEnd);
     buf[payloadEnd] = crc >>> 24;
     buf[payloadEnd + 1] = (crc >>> 16) & 0xff;

@@ -7,9 +7,27 @@ import type { Micros } from "../../core/time.js";
 import type { SenderEndpoint, SenderEvent } from "../../core/endpoint/sender.js";
 import type { ReceiverEndpoint, ReceiverEvent, TransferOutcome } from "../../core/endpoint/receiver.js";
 import type { ResumeFile } from "../../core/transfer/recv-transfer.js";
+import type { FileEntry } from "../../core/transfer/messages.js";
 import { SimTimer, type EventLoop } from "../event-loop.js";
 import type { Network, SimNode } from "../network.js";
 import { SyntheticFile, VerifyingSink } from "./synthetic-files.js";
+
+/** Fails loudly when an endpoint keeps asking to be woken at the same instant without progress. */
+class LivelockGuard {
+  private at = -1;
+  private count = 0;
+
+  constructor(private readonly name: string) {}
+
+  check(now: Micros): void {
+    if (now !== this.at) {
+      this.at = now;
+      this.count = 0;
+    } else if (++this.count > 100_000) {
+      throw new Error(`${this.name}: endpoint asked to be woken at ${now} µs over and over without progress`);
+    }
+  }
+}
 
 export class SimSenderNode implements SimNode {
   readonly events: Array<SenderEvent & { at: Micros }> = [];
@@ -26,9 +44,11 @@ export class SimSenderNode implements SimNode {
     private readonly readLatency: Micros,
   ) {
     this.timer = new SimTimer(loop, (now) => {
+      guard.check(now);
       this.endpoint.handleTimeout(now);
       this.pump();
     });
+    const guard = new LivelockGuard(address);
   }
 
   receive(now: Micros, datagram: Uint8Array): void {
@@ -89,9 +109,11 @@ export class SimReceiverNode implements SimNode {
     private readonly keepContent: boolean,
   ) {
     this.timer = new SimTimer(loop, (now) => {
+      guard.check(now);
       this.endpoint.handleTimeout(now);
       this.pump();
     });
+    const guard = new LivelockGuard(address);
   }
 
   receive(now: Micros, datagram: Uint8Array, from: string): void {
@@ -111,6 +133,21 @@ export class SimReceiverNode implements SimNode {
     this.timer.arm(t === null ? Infinity : Math.max(t, now));
   }
 
+  /** What a receiver that kept running still holds of a transfer the sender announces again. */
+  private liveResume(id: string, files: FileEntry[]): Map<number, ResumeFile> | undefined {
+    const sinks = this.sinks.get(id);
+    if (!sinks) return undefined;
+    const verified = this.verified.get(id);
+    return new Map(
+      files.map((f, i) => [
+        i,
+        { size: f.s, mtime: f.m, ranges: sinks[i]!.ranges(), complete: verified?.has(i) ?? false },
+      ]),
+    );
+  }
+
+  private readonly verified = new Map<string, Set<number>>();
+
   private onEvent(now: Micros, e: ReceiverEvent): void {
     if (e.type !== "write") this.events.push({ ...e, at: now });
     switch (e.type) {
@@ -121,7 +158,10 @@ export class SimReceiverNode implements SimNode {
             e.transfer.files.map((f) => new VerifyingSink(f.d ? 0 : f.s, this.keepContent)),
           );
         }
-        this.endpoint.acceptTransfer(e.transfer.id, this.resume.get(e.transfer.id));
+        this.endpoint.acceptTransfer(
+          e.transfer.id,
+          this.resume.get(e.transfer.id) ?? this.liveResume(e.transfer.id, e.transfer.files),
+        );
         break;
       }
       case "write": {
@@ -143,6 +183,11 @@ export class SimReceiverNode implements SimNode {
         let ok = e.sha256 === null || sink?.digest() === e.sha256;
         if (this.failNextVerify?.(e.transfer, e.file)) ok = false;
         if (!ok) this.verifyFailures++;
+        else {
+          const set = this.verified.get(e.transfer) ?? new Set<number>();
+          set.add(e.file);
+          this.verified.set(e.transfer, set);
+        }
         this.endpoint.fileVerified(e.transfer, e.file, ok, ok ? "" : "SHA-256 differs");
         break;
       }

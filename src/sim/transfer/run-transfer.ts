@@ -5,7 +5,11 @@
 import { performance } from "node:perf_hooks";
 import type { Micros } from "../../core/time.js";
 import type { RateControlMethod } from "../../core/congestion/controller.js";
-import { DEFAULT_CONNECTION_CONFIG, Connection, type ConnectionConfig } from "../../core/transport/connection.js";
+import {
+  DEFAULT_CONNECTION_CONFIG,
+  Connection,
+  type ConnectionConfig,
+} from "../../core/transport/connection.js";
 import { SenderEndpoint } from "../../core/endpoint/sender.js";
 import { ReceiverEndpoint } from "../../core/endpoint/receiver.js";
 import type { TransferFileSpec } from "../../core/transfer/send-transfer.js";
@@ -53,6 +57,19 @@ export interface SimScenario {
   verifySource?: boolean;
   timeLimitS?: number;
   readBudget?: number;
+  stallTimeoutS?: number;
+  /** record a sample of the sender's state this often (virtual ms) */
+  sampleEveryMs?: number;
+}
+
+export interface SimSample {
+  t: Micros;
+  bytesAcked: number;
+  pacingRate: number;
+  window: number;
+  inFlight: number;
+  state: string;
+  queueDelay: Micros;
 }
 
 export interface SimResult {
@@ -76,6 +93,7 @@ export interface SimResult {
   reverse: LinkCounters;
   wallMs: number;
   events: number;
+  samples: SimSample[];
   sender: SimSenderNode;
   receiver: SimReceiverNode;
 }
@@ -119,6 +137,7 @@ export function runSimTransfer(s: SimScenario): SimResult {
     local: { serverId: "a".repeat(32), serverUid: "b".repeat(32) },
     randomBytes: (n) => Uint8Array.from({ length: n }, () => idRng.int(256)),
     readBudget: s.readBudget,
+    stallTimeout: s.stallTimeoutS !== undefined ? s.stallTimeoutS * 1e6 : undefined,
   });
   const receiver = new ReceiverEndpoint({
     config: { ...config },
@@ -144,10 +163,34 @@ export function runSimTransfer(s: SimScenario): SimResult {
   }));
   const sources = specs.map((f, i) => new SyntheticFile(`${s.seed}:${i}`, f.size));
   senderNode.sources.set(TRANSFER_ID, sources);
-  const transfer = sender.addTransfer(0, { id: TRANSFER_ID, destinationPath: "", overwrite: "always", files: specs });
+  const transfer = sender.addTransfer(0, {
+    id: TRANSFER_ID,
+    destinationPath: "",
+    overwrite: "always",
+    files: specs,
+  });
   senderNode.pump();
 
-  const done = () => senderNode.events.some((e) => e.type === "transferComplete" || e.type === "transferFailed");
+  const samples: SimSample[] = [];
+  if (s.sampleEveryMs) {
+    const every = s.sampleEveryMs * 1000;
+    const sample = () => {
+      const c = sender.connection;
+      samples.push({
+        t: loop.now,
+        bytesAcked: transfer.bytesAcked,
+        pacingRate: c?.pacingRate() ?? 0,
+        window: c?.rateController.congestionWindow() ?? 0,
+        inFlight: c?.bytesInFlight ?? 0,
+        state: c?.rateController.stateName() ?? "-",
+        queueDelay: path.forward.queueDelay(),
+      });
+      if (!done()) loop.after(every, sample);
+    };
+    loop.after(every, sample);
+  }
+  const done = () =>
+    senderNode.events.some((e) => e.type === "transferComplete" || e.type === "transferFailed");
   const run = loop.run({ until: (s.timeLimitS ?? 600) * 1e6, stopWhen: done });
   // Let the receiver see the last acknowledgements of the final verdicts.
   loop.run({ until: loop.now + 4 * rtt + 10_000 });
@@ -176,7 +219,8 @@ export function runSimTransfer(s: SimScenario): SimResult {
   const failed = end?.type === "transferFailed" ? end : null;
   return {
     outcome: end ? (end.type === "transferComplete" ? "complete" : "failed") : "unfinished",
-    senderError: failed && failed.type === "transferFailed" ? { code: failed.code, message: failed.message } : null,
+    senderError:
+      failed && failed.type === "transferFailed" ? { code: failed.code, message: failed.message } : null,
     receiverOutcome: receiverNode.outcomes.get(TRANSFER_ID)?.outcome ?? null,
     duration,
     payloadBytes,
@@ -193,6 +237,7 @@ export function runSimTransfer(s: SimScenario): SimResult {
     reverse: { ...path.reverse.counters },
     wallMs: performance.now() - started,
     events: run.events,
+    samples,
     sender: senderNode,
     receiver: receiverNode,
   };

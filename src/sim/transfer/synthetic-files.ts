@@ -26,18 +26,32 @@ export class SyntheticFile {
   read(offset: number, length: number): Buffer {
     const out = Buffer.allocUnsafe(length);
     const phase = offset % PATTERN_BYTES;
-    out.fill(phase === 0 ? this.pattern : Buffer.concat([this.pattern.subarray(phase), this.pattern.subarray(0, phase)]));
-    let stamp = Math.ceil(offset / STAMP_EVERY) * STAMP_EVERY;
-    for (; stamp + 8 <= offset + length; stamp += STAMP_EVERY) {
-      out.writeUInt32LE(stamp >>> 0, stamp - offset);
-      out.writeUInt32LE(Math.floor(stamp / 0x100000000), stamp - offset + 4);
+    out.fill(
+      phase === 0
+        ? this.pattern
+        : Buffer.concat([this.pattern.subarray(phase), this.pattern.subarray(0, phase)]),
+    );
+    // Stamps may straddle the edges of the range: write whichever of their 8 bytes fall inside.
+    const stampBytes = Buffer.alloc(8);
+    for (
+      let stamp = Math.floor(offset / STAMP_EVERY) * STAMP_EVERY;
+      stamp < offset + length;
+      stamp += STAMP_EVERY
+    ) {
+      stampBytes.writeUInt32LE(stamp >>> 0, 0);
+      stampBytes.writeUInt32LE(Math.floor(stamp / 0x100000000), 4);
+      for (let i = 0; i < 8; i++) {
+        const at = stamp + i - offset;
+        if (at >= 0 && at < length) out[at] = stampBytes[i]!;
+      }
     }
     return out;
   }
 
   sha256(): string {
     const h = createHash("sha256");
-    for (let off = 0; off < this.size; off += 1 << 20) h.update(this.read(off, Math.min(1 << 20, this.size - off)));
+    for (let off = 0; off < this.size; off += 1 << 20)
+      h.update(this.read(off, Math.min(1 << 20, this.size - off)));
     return h.digest("hex");
   }
 }

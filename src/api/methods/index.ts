@@ -1,0 +1,16 @@
+import type { MethodRegistry } from "../rpc/registry.js";
+import type { ApiServices } from "../services.js";
+import { registerEventMethods } from "./event-methods.js";
+import { registerFileMethods } from "./file-methods.js";
+import { registerInfoMethods } from "./info-methods.js";
+import { registerRequestMethods } from "./request-methods.js";
+import { registerSessionMethods } from "./session-methods.js";
+
+/** Register every server method of api.md §2 implemented here. */
+export function registerServerMethods(registry: MethodRegistry, services: ApiServices): void {
+  registerSessionMethods(registry, services);
+  registerInfoMethods(registry, services);
+  registerRequestMethods(registry, services);
+  registerEventMethods(registry, services);
+  registerFileMethods(registry, services);
+}

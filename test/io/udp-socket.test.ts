@@ -1,0 +1,176 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { UdpSocket, usableBufferSize, type UdpEndpoint } from "../../src/io/udp-socket.js";
+import { nextTurn, waitFor } from "./helpers.js";
+
+function sysctl(name: string): number | null {
+  try {
+    return Number(readFileSync(`/proc/sys/net/core/${name}`, "utf8").trim());
+  } catch {
+    return null;
+  }
+}
+
+test("granted buffer sizes are what the OS reports, and a capped request warns naming the sysctl", async () => {
+  const requested = 1024 * 1024;
+  const socket = await UdpSocket.open({
+    host: "127.0.0.1",
+    port: 0,
+    recvBufferSize: requested,
+    sendBufferSize: requested,
+  });
+  try {
+    assert.ok(socket.grantedRecvBufferSize > 0);
+    assert.ok(socket.grantedSendBufferSize > 0);
+    const rmemMax = sysctl("rmem_max");
+    const wmemMax = sysctl("wmem_max");
+    if (process.platform === "linux" && rmemMax !== null && wmemMax !== null) {
+      // Linux: min(request, cap) doubled for bookkeeping
+      assert.equal(socket.grantedRecvBufferSize, 2 * Math.min(requested, rmemMax));
+      assert.equal(socket.grantedSendBufferSize, 2 * Math.min(requested, wmemMax));
+      assert.equal(
+        socket.warnings.some((w) => w.includes("net.core.rmem_max")),
+        rmemMax < requested,
+      );
+    }
+    const usable = usableBufferSize(socket.grantedRecvBufferSize);
+    assert.equal(
+      socket.warnings.some((w) => w.startsWith("UDP receive buffer")),
+      usable < requested,
+    );
+  } finally {
+    await socket.close();
+  }
+
+  const rmemMax = sysctl("rmem_max");
+  if (process.platform === "linux" && rmemMax !== null) {
+    const tooBig = rmemMax * 4;
+    const capped = await UdpSocket.open({ host: "127.0.0.1", port: 0, recvBufferSize: tooBig });
+    try {
+      assert.equal(capped.grantedRecvBufferSize, 2 * rmemMax);
+      const warning = capped.warnings.find((w) => w.startsWith("UDP receive buffer"));
+      assert.ok(warning, "expected a warning");
+      assert.match(warning, /net\.core\.rmem_max/);
+      assert.match(warning, new RegExp(`sysctl -w net.core.rmem_max=${tooBig}`));
+    } finally {
+      await capped.close();
+    }
+  }
+});
+
+test("many datagrams from a connected socket arrive intact and are counted", async () => {
+  const receiver = await UdpSocket.open({ host: "127.0.0.1", port: 0, recvBufferSize: 1 << 20 });
+  const sender = await UdpSocket.open({
+    host: "127.0.0.1",
+    port: 0,
+    connectTo: { host: "127.0.0.1", port: receiver.localAddress.port },
+  });
+  try {
+    assert.deepEqual(sender.remoteAddress, { address: "127.0.0.1", port: receiver.localAddress.port });
+    assert.equal(receiver.remoteAddress, null);
+    const count = 3000;
+    const seen = new Uint8Array(count);
+    let corrupt = 0;
+    let wrongSource = 0;
+    receiver.onDatagram((data, from) => {
+      const index = data.readUInt32BE(0);
+      for (let i = 4; i < data.length; i++) if (data[i] !== (index + i) % 251) corrupt++;
+      if (from.port !== sender.localAddress.port || from.address !== "127.0.0.1") wrongSource++;
+      seen[index] = 1;
+    });
+    for (let index = 0; index < count; index++) {
+      const datagram = Buffer.alloc(1400);
+      datagram.writeUInt32BE(index, 0);
+      for (let i = 4; i < datagram.length; i++) datagram[i] = (index + i) % 251;
+      assert.equal(sender.send(datagram), true);
+      // libuv reads at most 32 datagrams per socket per event-loop turn: yield before that
+      if (index % 20 === 19) await nextTurn();
+    }
+    assert.ok(await waitFor(() => receiver.counters.datagramsReceived === count), "all datagrams arrive");
+    assert.equal(corrupt, 0);
+    assert.equal(wrongSource, 0);
+    assert.equal(
+      seen.reduce((a, b) => a + b, 0),
+      count,
+    );
+    assert.equal(sender.counters.datagramsSent, count);
+    assert.equal(sender.counters.bytesSent, count * 1400);
+    assert.equal(receiver.counters.bytesReceived, count * 1400);
+    assert.equal(sender.counters.sendErrors + sender.counters.sendDrops, 0);
+  } finally {
+    await Promise.all([sender.close(), receiver.close()]);
+  }
+});
+
+test("an unconnected socket sends to and answers a given address", async () => {
+  const a = await UdpSocket.open({ host: "127.0.0.1", port: 0 });
+  const b = await UdpSocket.open({ host: "127.0.0.1", port: 0 });
+  try {
+    b.onDatagram((data, from) => b.send(Buffer.concat([Buffer.from("re:"), data]), from));
+    const replies: { text: string; from: UdpEndpoint }[] = [];
+    a.onDatagram((data, from) => replies.push({ text: data.toString(), from: { ...from } }));
+    a.send(Buffer.from("hello"), b.localAddress);
+    assert.ok(await waitFor(() => replies.length === 1));
+    assert.equal(replies[0].text, "re:hello");
+    assert.equal(replies[0].from.port, b.localAddress.port);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
+test("IPv6 loopback works when available", async (t) => {
+  let socket: UdpSocket;
+  try {
+    socket = await UdpSocket.open({ host: "::1", port: 0 });
+  } catch {
+    t.skip("no IPv6 loopback");
+    return;
+  }
+  const peer = await UdpSocket.open({
+    host: "::1",
+    port: 0,
+    connectTo: { host: "::1", port: socket.localAddress.port },
+  });
+  try {
+    let got = "";
+    socket.onDatagram((data) => (got = data.toString()));
+    peer.send(Buffer.from("v6"));
+    assert.ok(await waitFor(() => got === "v6"));
+    assert.equal(socket.localAddress.address, "::1");
+  } finally {
+    await Promise.all([socket.close(), peer.close()]);
+  }
+});
+
+test("errors are counted, never thrown; closed sockets refuse sends", async () => {
+  // a free port: bind, note it, close
+  const probe = await UdpSocket.open({ host: "127.0.0.1", port: 0 });
+  const closedPort = probe.localAddress.port;
+  await probe.close();
+  const socket = await UdpSocket.open({
+    host: "127.0.0.1",
+    port: 0,
+    connectTo: { host: "127.0.0.1", port: closedPort },
+  });
+  try {
+    for (let i = 0; i < 5; i++) {
+      socket.send(Buffer.from("x"));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    if (process.platform === "linux") {
+      // ICMP port unreachable surfaces as ECONNREFUSED on a connected socket
+      assert.ok(await waitFor(() => socket.counters.receiveErrors + socket.counters.sendErrors > 0));
+      assert.equal(socket.counters.lastErrorCode, "ECONNREFUSED");
+    }
+    assert.equal(
+      socket.send(Buffer.from("y"), { address: "127.0.0.1", port: 9 }),
+      false,
+      "address on a connected socket",
+    );
+  } finally {
+    await socket.close();
+  }
+  await socket.close(); // idempotent
+  assert.equal(socket.send(Buffer.from("z")), false);
+});
