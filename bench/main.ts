@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { runSimTransfer } from "../src/sim/transfer/run-transfer.js";
+import { runCompetition, type CompetingFlow } from "../src/sim/transfer/competition.js";
 import { RATE_CONTROL_METHODS, type RateControlMethod } from "../src/core/congestion/controller.js";
 
 function median(xs: number[]): number {
@@ -86,11 +87,59 @@ function sim(argv: string[]): void {
   console.log(`  simulated ${f(summary.virtualSeconds, 2)} s in ${f(summary.wallSeconds, 1)} s of wall time`);
 }
 
+/** `compete --flows fair,fair,cubic`: flows sharing one bottleneck; shares and Jain's index. */
+function compete(argv: string[]): void {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      flows: { type: "string", default: "fair,fair,cubic" },
+      "rate-mbit": { type: "string", default: "100" },
+      "rtt-ms": { type: "string", default: "40" },
+      "loss-pct": { type: "string", default: "0" },
+      seconds: { type: "string", default: "60" },
+      "measure-from": { type: "string", default: "20" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  const flows: CompetingFlow[] = values.flows.split(",").map((name) => {
+    if (name === "cubic" || name === "reno") return { kind: "tcp", algorithm: name };
+    if (!RATE_CONTROL_METHODS.includes(name as RateControlMethod)) {
+      throw new Error(`--flows: "${name}" is neither a rate control method nor cubic/reno`);
+    }
+    return { kind: "slipstream", method: name as RateControlMethod };
+  });
+  const r = runCompetition({
+    seed: 1,
+    rateMbit: Number(values["rate-mbit"]),
+    rttMs: Number(values["rtt-ms"]),
+    lossPct: Number(values["loss-pct"]),
+    flows,
+    durationS: Number(values.seconds),
+    measureFromS: Number(values["measure-from"]),
+  });
+  if (values.json) {
+    console.log(JSON.stringify({ scenario: values, ...r }));
+    return;
+  }
+  console.log(
+    `compete ${values.flows} on ${values["rate-mbit"]} Mbit/s, RTT ${values["rtt-ms"]} ms, loss ${values["loss-pct"]} %, measured ${values["measure-from"]}–${values.seconds} s`,
+  );
+  values.flows.split(",").forEach((name, i) => {
+    console.log(
+      `  ${name.padEnd(10)} ${(r.throughputBps[i]! / 1e6).toFixed(1).padStart(8)} Mbit/s  ${(r.shares[i]! * 100).toFixed(1)} %`,
+    );
+  });
+  console.log(
+    `  Jain index ${r.jain.toFixed(3)}, utilization ${(r.utilization * 100).toFixed(1)} %, peak queueing ${(r.peakQueueDelay / 1000).toFixed(1)} ms`,
+  );
+}
+
 async function main(): Promise<void> {
   const [mode, ...rest] = process.argv.slice(2);
   if (mode === "sim") sim(rest);
+  else if (mode === "compete") compete(rest);
   else {
-    console.error("usage: npm run bench -- sim [options]");
+    console.error("usage: npm run bench -- sim|compete [options]");
     process.exit(2);
   }
 }

@@ -77,6 +77,10 @@ export class AdaptiveRateController implements RateController {
   }
 
   /** Bottleneck bandwidth estimate in bytes per second (0 before the first sample). */
+  bottleneckEstimate(): number | null {
+    return this.bandwidth.hasValue ? this.bandwidthEstimate() : null;
+  }
+
   bandwidthEstimate(): number {
     return this.bandwidth.best();
   }
@@ -168,7 +172,7 @@ export class AdaptiveRateController implements RateController {
   }
 
   private windowGain(): number {
-    if (this.state === "startup") return this.tuning.startupGain;
+    if (this.state === "startup") return this.tuning.startupWindowGain;
     return this.state === "drain" ? this.drainWindowGain : this.tuning.windowGain;
   }
 

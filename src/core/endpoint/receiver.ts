@@ -225,6 +225,7 @@ export class ReceiverEndpoint {
     this.sessions.set(sessionId, session);
     conn.counters.packetsRecv++;
     conn.counters.bytesRecv += datagram.length;
+    conn.counters.lastRecvTime = now;
     conn.acceptHandshake(now, pn, result.reply, result.outcome);
     this.events.push({ type: "sessionOpened", session: sessionId, from, peer: result.outcome.peer });
   }

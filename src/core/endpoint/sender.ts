@@ -81,6 +81,10 @@ export class SenderEndpoint implements ConnectionHandler {
     return this.connection.state === "established" ? "connected" : "negotiating";
   }
 
+  get rateControlMethod(): string {
+    return this.options.config.rateControlMethod;
+  }
+
   get activeTransfers(): SendTransfer[] {
     return [...this.transfers.values()];
   }
@@ -259,8 +263,8 @@ export class SenderEndpoint implements ConnectionHandler {
     const live = this.connection && this.connection.state !== "closed" ? this.connection.counters : null;
     for (const c of live ? [this.retired, live] : [this.retired]) {
       for (const key of Object.keys(sum) as Array<keyof ConnectionCounters>) {
-        if (key === "lastSendTime")
-          sum.lastSendTime = Math.max(sum.lastSendTime ?? 0, c.lastSendTime ?? 0) || null;
+        if (key === "lastSendTime" || key === "lastRecvTime")
+          sum[key] = Math.max(sum[key] ?? 0, c[key] ?? 0) || null;
         else sum[key] += c[key];
       }
     }
@@ -271,8 +275,8 @@ export class SenderEndpoint implements ConnectionHandler {
     const ended = this.connection?.counters;
     if (ended) {
       for (const key of Object.keys(ended) as Array<keyof ConnectionCounters>) {
-        if (key === "lastSendTime")
-          this.retired.lastSendTime = ended.lastSendTime ?? this.retired.lastSendTime;
+        if (key === "lastSendTime" || key === "lastRecvTime")
+          this.retired[key] = ended[key] ?? this.retired[key];
         else this.retired[key] += ended[key];
       }
     }

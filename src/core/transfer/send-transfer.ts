@@ -29,6 +29,20 @@ export interface TransferSpec {
 
 export type FileStatus = "pending" | "ok" | "failed";
 
+export interface TransferProgress {
+  bytesTotal: number;
+  /** file bytes the receiver holds (acknowledged blocks) */
+  bytesAcked: number;
+  /** file bytes put into DATA packets, retransmissions included */
+  bytesSent: number;
+  bytesRetransmitted: number;
+  blocksAcked: number;
+  blocksTotal: number;
+  filesTotal: number;
+  filesComplete: number;
+  filesFailed: number;
+}
+
 /** Target size of a read: a whole number of blocks close to this. */
 export const CHUNK_TARGET_BYTES = 256 * 1024;
 
@@ -103,6 +117,31 @@ export class SendTransfer {
       errorMessage: null,
     }));
     this.totalBytes = spec.files.reduce((a, f) => a + (f.isDirectory ? 0 : f.size), 0);
+  }
+
+  /** Progress figures for snapshots. */
+  progress(): TransferProgress {
+    let blocksAcked = 0;
+    let blocksTotal = 0;
+    let filesComplete = 0;
+    let filesFailed = 0;
+    for (const f of this.files) {
+      blocksAcked += f.acked.size;
+      blocksTotal += f.blocks;
+      if (f.status === "ok") filesComplete++;
+      else if (f.status === "failed") filesFailed++;
+    }
+    return {
+      bytesTotal: this.totalBytes,
+      bytesAcked: this.bytesAcked,
+      bytesSent: this.bytesSent,
+      bytesRetransmitted: this.bytesRetransmitted,
+      blocksAcked,
+      blocksTotal,
+      filesTotal: this.files.length,
+      filesComplete,
+      filesFailed,
+    };
   }
 
   get id(): string {

@@ -101,6 +101,8 @@ export class Connection {
   closeCode: string | null = null;
   closeReason: string | null = null;
   connectTime: Micros | null = null;
+  /** bytes per second of the latest valid delivery-rate sample */
+  deliveryRate = 0;
 
   private controller: RateController;
   private readonly delivery = new DeliveryRateEstimator();
@@ -288,6 +290,7 @@ export class Connection {
     }
     this.counters.packetsRecv++;
     this.counters.bytesRecv += datagram.length;
+    this.counters.lastRecvTime = now;
     this.lastRecv = now;
     let eliciting = false;
     let immediate = false;
@@ -390,6 +393,8 @@ export class Connection {
     }
     this.onLost(now, result.lost);
     if (ackedBytes > 0) {
+      const rateSample = this.delivery.generateSample(now, this.rtt.min);
+      if (rateSample && rateSample.deliveryRate > 0) this.deliveryRate = rateSample.deliveryRate;
       this.controller.onAck({
         now,
         ackedBytes,
@@ -399,7 +404,7 @@ export class Connection {
         minRtt: this.rtt.min,
         bytesInFlight: this.sent.bytesInFlight,
         totalDelivered: this.delivery.delivered,
-        rateSample: this.delivery.generateSample(now, this.rtt.min),
+        rateSample,
       });
     }
   }

@@ -20,4 +20,6 @@ export class ConnectionCounters {
   pingsSent = 0;
   ptoCount = 0;
   lastSendTime: Micros | null = null;
+  /** the latest valid (checksum-correct or authenticated) datagram from the peer */
+  lastRecvTime: Micros | null = null;
 }

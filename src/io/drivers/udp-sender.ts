@@ -1,0 +1,297 @@
+/**
+ * Drives a core SenderEndpoint over a real UDP socket connected to one receiver: feeds it
+ * datagrams and monotonic time, sends what it polls, and serves its block reads from FileSources.
+ */
+import { randomBytes } from "node:crypto";
+import { stat } from "node:fs/promises";
+import { SenderEndpoint, type SenderEvent } from "../../core/endpoint/sender.js";
+import type { Micros } from "../../core/time.js";
+import type { TransferFileSpec, Overwrite } from "../../core/transfer/send-transfer.js";
+import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from "../../core/transport/connection.js";
+import { FileChangedError, FileSource } from "../file-source.js";
+import { UdpSocket, type UdpEndpoint } from "../udp-socket.js";
+import { monotonicMicros } from "./clock.js";
+import { PumpScheduler } from "./pump-scheduler.js";
+
+export interface UdpSenderOptions {
+  host: string;
+  port: number;
+  config?: Partial<ConnectionConfig>;
+  /** local address to bind; default "127.0.0.1" or "::1" matching the peer, port 0 */
+  local?: { host: string; port?: number };
+  recvBufferSize?: number;
+  sendBufferSize?: number;
+  /** a transfer without acknowledged progress for this long fails with STALLED (default 300 s) */
+  stallTimeout?: Micros;
+  /** bytes of file data read ahead or kept for retransmission, per transfer */
+  readBudget?: number;
+}
+
+export interface SendFileEntry {
+  /** local path of the file or directory */
+  source: string;
+  /** target path relative to the destination path */
+  path: string;
+}
+
+export interface SendSpec {
+  /** 32 lowercase hex characters; random when absent */
+  id?: string;
+  destinationPath: string;
+  overwrite?: Overwrite;
+  files: SendFileEntry[];
+}
+
+export interface SendResult {
+  ok: boolean;
+  id: string;
+  code?: string;
+  message?: string;
+}
+
+export interface UdpSenderStats {
+  packetsSent: number;
+  bytesSent: number;
+  dataPacketsSent: number;
+  dataPacketsRetransmitted: number;
+  dataPacketsLost: number;
+  packetsRecv: number;
+  bytesRecv: number;
+  /** smoothed and minimum RTT in µs; null before the first sample */
+  rttSmoothed: Micros | null;
+  rttMin: Micros | null;
+  /** bytes per second; 0 without a connection */
+  pacingRate: number;
+  state: SenderEndpoint["state"];
+  grantedRecvBufferSize: number;
+  grantedSendBufferSize: number;
+  socketSendDrops: number;
+  socketSendErrors: number;
+  local: UdpEndpoint;
+  warnings: string[];
+}
+
+interface ActiveSend {
+  entries: SendFileEntry[];
+  specs: TransferFileSpec[];
+  /** FileSources opened lazily, closed when their file is done or the transfer ends */
+  sources: Map<number, Promise<FileSource>>;
+  settle: (result: SendResult) => void;
+}
+
+const MAX_QUEUED_SENDS = 1024;
+
+export class UdpSender {
+  readonly endpoint: SenderEndpoint;
+  private readonly scheduler: PumpScheduler;
+  private readonly active = new Map<string, ActiveSend>();
+  private closed = false;
+
+  private constructor(
+    private readonly socket: UdpSocket,
+    options: UdpSenderOptions,
+  ) {
+    this.endpoint = new SenderEndpoint({
+      config: { ...DEFAULT_CONNECTION_CONFIG, pacerMaxBurst: 2_000, ...options.config },
+      local: { serverId: null, serverUid: null },
+      randomBytes: (n) => randomBytes(n),
+      stallTimeout: options.stallTimeout,
+      readBudget: options.readBudget,
+    });
+    this.scheduler = new PumpScheduler(() => this.pump());
+    socket.onDatagram((data) => {
+      this.endpoint.handleDatagram(monotonicMicros(), data);
+      this.scheduler.soon();
+    });
+  }
+
+  static async open(options: UdpSenderOptions): Promise<UdpSender> {
+    const ipv6 = options.host.includes(":");
+    const socket = await UdpSocket.open({
+      host: options.local?.host ?? (ipv6 ? "::1" : "127.0.0.1"),
+      port: options.local?.port ?? 0,
+      connectTo: { host: options.host, port: options.port },
+      recvBufferSize: options.recvBufferSize ?? 4 * 1024 * 1024,
+      sendBufferSize: options.sendBufferSize ?? 4 * 1024 * 1024,
+      maxQueuedSends: MAX_QUEUED_SENDS,
+    });
+    return new UdpSender(socket, options);
+  }
+
+  get localAddress(): UdpEndpoint {
+    return this.socket.localAddress;
+  }
+
+  /** Sends the files; resolves when the receiver verified all of them or the transfer failed. */
+  async send(spec: SendSpec): Promise<SendResult> {
+    if (this.closed) throw new Error("the sender is closed");
+    const id = spec.id ?? randomBytes(16).toString("hex");
+    const specs: TransferFileSpec[] = [];
+    for (const entry of spec.files) {
+      try {
+        const info = await stat(entry.source);
+        const isDirectory = info.isDirectory();
+        specs.push({
+          path: entry.path,
+          size: isDirectory ? 0 : info.size,
+          mtime: Math.round(info.mtimeMs * 1000),
+          ...(isDirectory ? { isDirectory } : {}),
+        });
+      } catch (error) {
+        return { ok: false, id, code: "SOURCE_READ", message: `${entry.source}: ${describe(error)}` };
+      }
+    }
+    return new Promise<SendResult>((resolve) => {
+      const send: ActiveSend = { entries: spec.files, specs, sources: new Map(), settle: resolve };
+      this.active.set(id, send);
+      this.endpoint.addTransfer(monotonicMicros(), {
+        id,
+        destinationPath: spec.destinationPath,
+        overwrite: spec.overwrite ?? "always",
+        files: specs,
+      });
+      this.pump();
+    });
+  }
+
+  stats(): UdpSenderStats {
+    const totals = this.endpoint.totals();
+    const conn = this.endpoint.connection;
+    const rtt = conn?.rtt;
+    return {
+      packetsSent: totals.packetsSent,
+      bytesSent: totals.bytesSent,
+      dataPacketsSent: totals.dataPacketsSent,
+      dataPacketsRetransmitted: totals.dataPacketsRetransmitted,
+      dataPacketsLost: totals.dataPacketsLost,
+      packetsRecv: totals.packetsRecv,
+      bytesRecv: totals.bytesRecv,
+      rttSmoothed: rtt?.hasSample ? rtt.smoothed : null,
+      rttMin: rtt?.hasSample ? rtt.min : null,
+      pacingRate: conn && conn.state !== "closed" ? conn.pacingRate() : 0,
+      state: this.endpoint.state,
+      grantedRecvBufferSize: this.socket.grantedRecvBufferSize,
+      grantedSendBufferSize: this.socket.grantedSendBufferSize,
+      socketSendDrops: this.socket.counters.sendDrops,
+      socketSendErrors: this.socket.counters.sendErrors,
+      local: this.socket.localAddress,
+      warnings: [...this.socket.warnings],
+    };
+  }
+
+  /** Cancels what is still running, closes the session (best effort) and the socket. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const now = monotonicMicros();
+    for (const id of [...this.active.keys()]) {
+      this.endpoint.removeTransfer(now, id, "cancel", "sender closed");
+      this.finish(id, { ok: false, id, code: "CANCELLED", message: "sender closed" });
+    }
+    this.endpoint.close(now);
+    this.pump();
+    this.closed = true;
+    this.scheduler.stop();
+    await this.socket.close();
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    const now = monotonicMicros();
+    const due = this.endpoint.pollTimeout();
+    let progressed = false;
+    if (due !== null && due <= now) this.endpoint.handleTimeout(now);
+    let throttled = false;
+    do {
+      for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) {
+        progressed = true;
+        this.onEvent(e);
+      }
+      // Leave datagrams with the endpoint while libuv's queue is long: they would only be dropped.
+      while (!throttled) {
+        if (this.socket.sendQueue.datagrams >= MAX_QUEUED_SENDS / 2) {
+          throttled = true;
+          break;
+        }
+        const datagram = this.endpoint.pollTransmit(now);
+        if (!datagram) break;
+        progressed = true;
+        this.socket.send(datagram);
+      }
+    } while (this.endpoint.pendingEvents > 0);
+    this.scheduler.armAt(this.endpoint.pollTimeout(), progressed && !throttled);
+  }
+
+  private onEvent(e: SenderEvent): void {
+    switch (e.type) {
+      case "read":
+        this.serveRead(e.transfer, e.file, e.offset, e.length);
+        break;
+      case "fileComplete":
+      case "fileFailed":
+        this.closeSource(e.transfer, e.file);
+        break;
+      case "transferComplete":
+        this.finish(e.transfer, { ok: true, id: e.transfer });
+        break;
+      case "transferRefused":
+      case "transferFailed": {
+        const socketError = this.socket.counters.lastErrorCode;
+        const suffix = socketError && e.code === "STALLED" ? ` (socket: ${socketError})` : "";
+        this.finish(e.transfer, { ok: false, id: e.transfer, code: e.code, message: e.message + suffix });
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private serveRead(id: string, file: number, offset: number, length: number): void {
+    const send = this.active.get(id);
+    const entry = send?.entries[file];
+    const spec = send?.specs[file];
+    if (!send || !entry || !spec) return;
+    let source = send.sources.get(file);
+    if (!source) {
+      source = FileSource.open(entry.source, { expected: { size: spec.size, mtimeMs: spec.mtime / 1000 } });
+      source.catch(() => undefined);
+      send.sources.set(file, source);
+    }
+    source
+      .then((s) => s.read(offset, length))
+      .then(
+        (data) => this.endpoint.provideRead(id, file, offset, data),
+        (error: unknown) => {
+          send.sources.delete(file);
+          const code = error instanceof FileChangedError ? "SOURCE_CHANGED" : "SOURCE_READ";
+          this.endpoint.readFailed(id, file, code, `${entry.source}: ${describe(error)}`);
+        },
+      )
+      .finally(() => this.scheduler.soon());
+  }
+
+  private closeSource(id: string, file: number): void {
+    const sources = this.active.get(id)?.sources;
+    const source = sources?.get(file);
+    if (!sources || !source) return;
+    sources.delete(file);
+    void source.then((s) => s.close()).catch(() => undefined);
+  }
+
+  private finish(id: string, result: SendResult): void {
+    const send = this.active.get(id);
+    if (!send) return;
+    this.active.delete(id);
+    for (const file of [...send.sources.keys()]) {
+      const source = send.sources.get(file)!;
+      void source.then((s) => s.close()).catch(() => undefined);
+    }
+    send.sources.clear();
+    send.settle(result);
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof FileChangedError) return error.message;
+  const code = (error as NodeJS.ErrnoException).code;
+  return code ? `${code}: ${(error as Error).message}` : String(error);
+}
