@@ -1,4 +1,5 @@
-import { OPTION_DEFINITIONS, BANDWIDTH_OPTION_KEYS } from "../server/options/definitions.js";
+import { BANDWIDTH_OPTION_KEYS } from "../server/options/definitions.js";
+import { OPTION_DEFINITIONS } from "../server/options/table.js";
 import type { ServerState } from "../server/server-state.js";
 import { API_VERSION, MIN_API_VERSION, REVISION, VERSION } from "../server/version.js";
 import type { SessionRecord } from "./auth/sessions.js";

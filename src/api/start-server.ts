@@ -1,5 +1,6 @@
 import { defaultsEnv, defaultServerOptions, type ServerConfig } from "../server/options/parse.js";
-import { OPTION_DEFINITIONS, type ServerOptions } from "../server/options/definitions.js";
+import type { ServerOptions } from "../server/options/definitions.js";
+import { OPTION_DEFINITIONS } from "../server/options/table.js";
 import { errnoCode, StartupError } from "../server/errors.js";
 import { removeRuntimeFile, writeRuntimeFile } from "../server/runtime-file.js";
 import { openServerState, type ServerStateDeps } from "../server/server-state.js";

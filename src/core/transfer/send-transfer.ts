@@ -25,6 +25,8 @@ export interface TransferSpec {
   destinationPath: string;
   overwrite: Overwrite;
   files: TransferFileSpec[];
+  /** the receiver may hold part of it (e.g. a sender restarted): wait for its accept before sending */
+  resumed?: boolean;
 }
 
 export type FileStatus = "pending" | "ok" | "failed";
@@ -80,8 +82,9 @@ export class SendTransfer {
   chunkBlocks = 1;
   /** the receiver accepted the transfer on the current connection */
   accepted = false;
-  /** announced on the current connection: data may flow */
+  /** data may flow on the current connection */
   private active = false;
+  private announcedBefore = false;
   bytesAcked = 0;
   bytesSent = 0;
   bytesRetransmitted = 0;
@@ -153,9 +156,10 @@ export class SendTransfer {
   }
 
   /**
-   * Announces the transfer on a (new) connection and starts sending at once: the receiver does
-   * not acknowledge data before it accepts, and its accept then says what it already held. On a
-   * new connection the receiver is the authority on what arrived, so acknowledgements start over.
+   * Announces the transfer on a (new) connection. A fresh transfer starts sending at once (the
+   * receiver does not acknowledge data before it accepts); a resumed one waits for the accept,
+   * which says what the receiver already holds. On a new connection the receiver is the
+   * authority on what arrived, so acknowledgements start over.
    */
   announce(n: number, blockSize: number): void {
     this.n = n;
@@ -173,7 +177,10 @@ export class SendTransfer {
     this.retransmitHead = 0;
     this.readFile = 0;
     this.readChunk = 0;
-    this.active = true;
+    // Sending before the accept saves a round trip on a fresh transfer; on a resumed one it would
+    // resend what the receiver already holds, so that waits for the accept.
+    this.active = !this.announcedBefore && !this.spec.resumed;
+    this.announcedBefore = true;
     const entries: FileEntry[] = this.spec.files.map((f) =>
       f.isDirectory ? { p: f.path, s: 0, m: f.mtime, d: 1 } : { p: f.path, s: f.size, m: f.mtime },
     );
@@ -231,6 +238,7 @@ export class SendTransfer {
    */
   onAccept(have: Array<{ f: number; r: ByteRanges }>, done: number[]): void {
     this.accepted = true;
+    this.active = true;
     for (const { f: index, r } of have) {
       const f = this.files[index];
       if (!f || f.status !== "pending") continue;

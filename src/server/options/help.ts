@@ -1,9 +1,5 @@
-import {
-  ACTION_OPTIONS,
-  OPTION_DEFINITIONS,
-  type OptionDefinition,
-  type ServerOptions,
-} from "./definitions.js";
+import { ACTION_OPTIONS, type OptionDefinition, type ServerOptions } from "./definitions.js";
+import { OPTION_DEFINITIONS } from "./table.js";
 import type { DefaultsEnv } from "./kinds.js";
 
 function defaultText(value: unknown): string {

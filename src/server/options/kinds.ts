@@ -1,3 +1,4 @@
+import type { OptionDefinition } from "./definitions.js";
 import { parseBooleanValue, parseDuration, parseInteger, parseRate, parseSize } from "../units.js";
 
 /** A value as it arrives from the command line (string, or `true` for a bare flag) or a JSON config file. */
@@ -85,3 +86,24 @@ export const kinds = {
     };
   },
 };
+
+/** A single-valued option of the table. */
+export function one<T>(
+  name: string,
+  group: string,
+  kind: OptionKind<T>,
+  def: (env: DefaultsEnv) => T,
+  help: string,
+) {
+  return { name, group, kind, help, repeatable: false, defaultValue: def } as OptionDefinition<T>;
+}
+/** A repeatable option of the table. */
+export function many<T>(
+  name: string,
+  group: string,
+  kind: OptionKind<T>,
+  def: (env: DefaultsEnv) => T[],
+  help: string,
+) {
+  return { name, group, kind, help, repeatable: true, defaultValue: def } as OptionDefinition<T[]>;
+}

@@ -4,11 +4,11 @@ import { ConfigError } from "../errors.js";
 import {
   ACTION_OPTIONS,
   defaultConfigFile,
-  OPTION_DEFINITIONS,
   type OptionDefinition,
   type ServerAction,
   type ServerOptions,
 } from "./definitions.js";
+import { OPTION_DEFINITIONS } from "./table.js";
 import type { DefaultsEnv, RawOptionValue } from "./kinds.js";
 
 export type OptionSource = "default" | "file" | "command-line";
