@@ -1,6 +1,7 @@
 /**
- * Real-UDP loopback throughput: the sender here, the receiver in a child process (compiled dist
- * files), one file of N MiB, unencrypted, once at a fixed high rate and once adaptive.
+ * Real-UDP loopback throughput: sender and receiver each in their own child process (compiled dist
+ * files, so each peak RSS is that side's alone), one file of N MiB, unencrypted, once at a fixed
+ * high rate and once adaptive.
  *
  *   node dist/bench/loopback.js [--size-mib N] [--rate-mbit R] [--json]
  */
@@ -82,6 +83,38 @@ async function writeRandomFile(path: string, sizeBytes: number): Promise<void> {
   }
 }
 
+interface SenderReport {
+  type: "sent";
+  ok: boolean;
+  code?: string;
+  message?: string;
+  seconds: number;
+  dataPacketsRetransmitted: number;
+  dataPacketsLost: number;
+  maxRssKiB: number;
+}
+
+/** The sending side, in its own process: one transfer, then a report to the parent. */
+async function senderChild(port: number, method: string, configJson: string, source: string): Promise<void> {
+  const config = JSON.parse(configJson) as Partial<ConnectionConfig>;
+  const sender = await UdpSender.open({ host: "127.0.0.1", port, config });
+  const start = monotonicMicros();
+  const result = await sender.send({ destinationPath: method, files: [{ source, path: "payload.bin" }] });
+  const seconds = (monotonicMicros() - start) / 1e6;
+  const stats = sender.stats();
+  await sender.close();
+  const report: SenderReport = {
+    type: "sent",
+    ok: result.ok,
+    ...(result.ok ? {} : { code: result.code, message: result.message }),
+    seconds,
+    dataPacketsRetransmitted: stats.dataPacketsRetransmitted,
+    dataPacketsLost: stats.dataPacketsLost,
+    maxRssKiB: process.resourceUsage().maxRSS,
+  };
+  process.send?.(report, () => process.exit(0));
+}
+
 async function runOnce(
   method: string,
   config: Partial<ConnectionConfig>,
@@ -89,33 +122,34 @@ async function runOnce(
   root: string,
   sizeMiB: number,
 ): Promise<RunResult> {
-  const child = fork(fileURLToPath(import.meta.url), ["--receiver", root], { stdio: "inherit" });
+  const self = fileURLToPath(import.meta.url);
+  const child = fork(self, ["--receiver", root], { stdio: "inherit" });
+  let sender: ChildProcess | null = null;
   try {
     const { port } = await nextMessage<ChildReady>(child, "ready");
-    const sender = await UdpSender.open({ host: "127.0.0.1", port, config });
-    const start = monotonicMicros();
-    const result = await sender.send({ destinationPath: method, files: [{ source, path: "payload.bin" }] });
-    const seconds = (monotonicMicros() - start) / 1e6;
-    const stats = sender.stats();
-    await sender.close();
+    sender = fork(self, ["--sender", String(port), method, JSON.stringify(config), source], {
+      stdio: "inherit",
+    });
+    const sent = await nextMessage<SenderReport>(sender, "sent");
     const reportPromise = nextMessage<ChildReport>(child, "report");
     child.send({ type: "stop" });
     const report = await reportPromise;
-    const received = result.ok ? (await stat(join(root, method, "payload.bin"))).size : 0;
+    const received = sent.ok ? (await stat(join(root, method, "payload.bin"))).size : 0;
     return {
       method,
-      ok: result.ok && received === sizeMiB * 1024 * 1024,
-      ...(result.ok ? {} : { error: `${result.code}: ${result.message}` }),
+      ok: sent.ok && received === sizeMiB * 1024 * 1024,
+      ...(sent.ok ? {} : { error: `${sent.code}: ${sent.message}` }),
       sizeMiB,
-      seconds: round(seconds, 3),
-      goodputMbit: round((sizeMiB * 1024 * 1024 * 8) / seconds / 1e6, 1),
-      retransmittedBytes: stats.dataPacketsRetransmitted * 1400,
-      lostPackets: stats.dataPacketsLost,
-      senderMaxRssMiB: round(process.resourceUsage().maxRSS / 1024, 1),
+      seconds: round(sent.seconds, 3),
+      goodputMbit: round((sizeMiB * 1024 * 1024 * 8) / sent.seconds / 1e6, 1),
+      retransmittedBytes: sent.dataPacketsRetransmitted * 1400,
+      lostPackets: sent.dataPacketsLost,
+      senderMaxRssMiB: round(sent.maxRssKiB / 1024, 1),
       receiverMaxRssMiB: round(report.maxRssKiB / 1024, 1),
     };
   } finally {
     if (child.exitCode === null) child.kill();
+    if (sender && sender.exitCode === null) sender.kill();
   }
 }
 
@@ -127,6 +161,7 @@ function round(value: number, digits: number): number {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === "--receiver") return receiverChild(args[1]!);
+  if (args[0] === "--sender") return senderChild(Number(args[1]), args[2]!, args[3]!, args[4]!);
   const option = (name: string, fallback: number): number => {
     const i = args.indexOf(name);
     return i >= 0 ? Number(args[i + 1]) : fallback;

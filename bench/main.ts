@@ -1,6 +1,8 @@
 /**
  * `npm run bench -- sim [options]`: one simulated transfer per run (median of --runs), printing
  * goodput against the physical ceiling C × (1 − p) × payload/wire.
+ * `npm run bench -- compete [options]`: flows sharing one simulated bottleneck.
+ * `npm run bench -- loopback [options]`: real UDP on loopback, sender and receiver processes.
  */
 import { parseArgs } from "node:util";
 import { runSimTransfer } from "../src/sim/transfer/run-transfer.js";
@@ -138,8 +140,11 @@ async function main(): Promise<void> {
   const [mode, ...rest] = process.argv.slice(2);
   if (mode === "sim") sim(rest);
   else if (mode === "compete") compete(rest);
-  else {
-    console.error("usage: npm run bench -- sim|compete [options]");
+  else if (mode === "loopback") {
+    process.argv = [process.argv[0]!, process.argv[1]!, ...rest];
+    await import("./loopback.js");
+  } else {
+    console.error("usage: npm run bench -- sim|compete|loopback [options]");
     process.exit(2);
   }
 }

@@ -33,6 +33,8 @@ export interface FileSourceOptions {
   expected?: FileIdentity;
   /** bytes read from disk at once and served to block reads from memory; default 1 MiB */
   readAheadBytes?: number;
+  /** hash what is read in order (for sha256()); off when the caller hashes itself */
+  trackHash?: boolean;
 }
 
 interface Chunk {
@@ -51,6 +53,7 @@ export class FileSource {
   private recent: Chunk[] = [];
   private readonly hash: Hash = createHash("sha256");
   private hashedBytes = 0;
+  private readonly trackHash: boolean;
 
   private constructor(
     readonly path: string,
@@ -60,6 +63,7 @@ export class FileSource {
     options: FileSourceOptions,
   ) {
     this.readAheadBytes = options.readAheadBytes ?? 1024 * 1024;
+    this.trackHash = options.trackHash ?? true;
   }
 
   static async open(path: string, options: FileSourceOptions = {}): Promise<FileSource> {
@@ -109,8 +113,9 @@ export class FileSource {
 
   /** SHA-256 (hex) of the whole file, reading the parts that block reads did not cover in order. */
   async sha256(): Promise<string> {
+    if (!this.trackHash) throw new Error(`${this.path} was opened without hash tracking`);
     while (this.hashedBytes < this.size) {
-      const length = Math.min(this.readAheadBytes, this.size - this.hashedBytes);
+      const length = Math.min(Math.max(this.readAheadBytes, 1024 * 1024), this.size - this.hashedBytes);
       await this.readExactly(this.hashedBytes, length);
     }
     await this.verifyUnchanged();
@@ -135,7 +140,7 @@ export class FileSource {
       filled += bytesRead;
     }
     // reads that reach the hash frontier extend it (chunks overlap when blocks straddle them)
-    if (start <= this.hashedBytes && start + length > this.hashedBytes) {
+    if (this.trackHash && start <= this.hashedBytes && start + length > this.hashedBytes) {
       this.hash.update(buffer.subarray(this.hashedBytes - start));
       this.hashedBytes = start + length;
     }

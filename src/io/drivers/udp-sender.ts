@@ -252,7 +252,13 @@ export class UdpSender {
     if (!send || !entry || !spec) return;
     let source = send.sources.get(file);
     if (!source) {
-      source = FileSource.open(entry.source, { expected: { size: spec.size, mtimeMs: spec.mtime / 1000 } });
+      // The core already reads ahead in whole chunks and hashes them: exact reads, so a chunk it
+      // keeps for retransmission pins only its own bytes.
+      source = FileSource.open(entry.source, {
+        expected: { size: spec.size, mtimeMs: spec.mtime / 1000 },
+        readAheadBytes: 0,
+        trackHash: false,
+      });
       source.catch(() => undefined);
       send.sources.set(file, source);
     }
