@@ -48,7 +48,8 @@ export function startCli(
     }, 20_000);
     child.stderr?.on("data", (d: Buffer) => {
       stderr += d.toString();
-      const line = stderr.split("\n").find((l) => ready.test(l));
+      const complete = stderr.slice(0, stderr.lastIndexOf("\n") + 1);
+      const line = complete.split("\n").find((l) => ready.test(l));
       if (line !== undefined) {
         clearTimeout(timer);
         resolve({ child, line, stderr: () => stderr });

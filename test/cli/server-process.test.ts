@@ -11,8 +11,9 @@ import { exitOf, runCli, startCli } from "./run-cli.js";
 const quiet = ["--api-host", "127.0.0.1", "--api-port", "0", "--log-format", "json"];
 
 describe("slipstream server (child process)", () => {
-  it("starts with --ephemeral --api-port 0, serves the API and removes its state at SIGTERM", async () => {
+  it("starts with --ephemeral --api-port 0, serves the API and removes its state at SIGTERM", async (t) => {
     const { child, line } = await startCli(["server", "--ephemeral", ...quiet], /API listening/);
+    t.after(() => void child.kill("SIGKILL"));
     const record = JSON.parse(line) as {
       apiPort: number;
       fingerprint: string;
@@ -43,9 +44,10 @@ describe("slipstream server (child process)", () => {
     assert.equal(existsSync(record.stateDir), false);
   });
 
-  it("refuses a second server on the same state dir with exit 2, exits 0 on terminate()", async () => {
+  it("refuses a second server on the same state dir with exit 2, exits 0 on terminate()", async (t) => {
     const stateDir = join(temporaryDir(), "state");
     const { child, stderr } = await startCli(["server", "--state-dir", stateDir, ...quiet], /"launch"/);
+    t.after(() => void child.kill("SIGKILL"));
     const second = await runCli(["server", "--state-dir", stateDir, ...quiet]);
     assert.equal(second.code, 2);
     assert.match(second.stderr, /in use/);

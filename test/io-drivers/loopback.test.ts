@@ -170,3 +170,41 @@ test("an unreachable receiver ends in a clear error", { timeout: 20_000 }, () =>
     }
   }),
 );
+
+test(
+  'overwrite "never" fails an existing target with EXISTS and leaves it untouched',
+  { timeout: 20_000 },
+  () =>
+    withDirs(async (src, root) => {
+      await writeFile(join(src, "a"), "new content a");
+      await writeFile(join(src, "b"), "new content b");
+      await writeFile(join(root, "a"), "old content");
+      const receiver = await UdpReceiver.open({ host: "127.0.0.1", port: 0, root });
+      const sender = await UdpSender.open({ host: "127.0.0.1", port: receiver.address.port });
+      try {
+        const result = await sender.send({
+          destinationPath: "",
+          overwrite: "never",
+          files: [
+            { source: join(src, "a"), path: "a" },
+            { source: join(src, "b"), path: "b" },
+          ],
+        });
+        assert.equal(result.ok, false);
+        assert.equal(result.code, "EXISTS");
+        assert.match(result.message ?? "", /1 of 2 files failed/);
+        assert.equal(
+          await sha256Of(join(root, "a")),
+          createHash("sha256").update("old content").digest("hex"),
+        );
+        assert.equal(
+          await sha256Of(join(root, "b")),
+          createHash("sha256").update("new content b").digest("hex"),
+        );
+        assert.deepEqual(await listFiles(root), ["a", "b"], "no part file left behind");
+      } finally {
+        await sender.close();
+        await receiver.close();
+      }
+    }),
+);

@@ -29,7 +29,12 @@ function world(seed: string) {
     forward: { rateBps: RATE, delay: RTT / 2, queueBytes: bdpBytes(RATE, RTT) },
   });
   path.addFlow("10.0.0.1", "10.0.0.2");
-  const config: ConnectionConfig = { ...DEFAULT_CONNECTION_CONFIG, pacerMaxBurst: 0, peerTimeout: 5_000_000 };
+  const config: ConnectionConfig = {
+    ...DEFAULT_CONNECTION_CONFIG,
+    pacerMaxBurst: 0,
+    windowRttFloor: 0,
+    peerTimeout: 5_000_000,
+  };
   const ids = rng.fork("ids");
   const files = SIZES.map((size, i) => new SyntheticFile(`${seed}:${i}`, size));
   const spec = (resumed: boolean): TransferSpec => ({

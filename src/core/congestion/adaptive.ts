@@ -66,7 +66,10 @@ export class AdaptiveRateController implements RateController {
   private probeRttDoneStamp: Micros | null = null;
   private probeRttRoundDone = false;
 
+  private readonly rttFloor: Micros;
+
   constructor(config: ControllerConfig, tuning: Partial<AdaptiveTuning> = {}) {
+    this.rttFloor = config.rttFloor ?? 0;
     this.bounds = new RateBounds(config);
     this.tuning = { ...DEFAULT_ADAPTIVE_TUNING, ...tuning };
     this.bandwidth = WindowedFilter.max(this.tuning.bandwidthWindowRounds);
@@ -98,7 +101,7 @@ export class AdaptiveRateController implements RateController {
   }
 
   congestionWindow(): number {
-    const rtt = Number.isFinite(this.minRtt) ? this.minRtt : INITIAL_RTT;
+    const rtt = Math.max(Number.isFinite(this.minRtt) ? this.minRtt : INITIAL_RTT, this.rttFloor);
     const mss = this.bounds.maxDatagramSize;
     if (this.state === "probe_rtt") {
       return this.bounds.window(this.tuning.probeRttWindowDatagrams * mss, rtt);

@@ -62,6 +62,13 @@ export interface ControllerConfig {
   minRate: number;
   /** bytes per second: `sendRateMax` */
   maxRate: number;
+  /**
+   * the shortest round trip the driver can turn around: window sizes use at least this RTT. On
+   * real sockets an ACK waits for the event loop, so a loopback or LAN path whose minimum RTT is
+   * tens of microseconds works at milliseconds; a window sized from the minimum would starve it.
+   * 0 in the simulator.
+   */
+  rttFloor?: Micros;
 }
 
 /**

@@ -52,6 +52,8 @@ export interface ConnectionConfig {
   ackEveryPackets: number;
   /** how late a driver may be before the pacer stops letting it catch up */
   pacerMaxBurst: Micros;
+  /** window sizes assume at least this RTT (the driver's turnaround; see ControllerConfig.rttFloor) */
+  windowRttFloor: Micros;
 }
 
 export const DEFAULT_CONNECTION_CONFIG: ConnectionConfig = {
@@ -65,6 +67,7 @@ export const DEFAULT_CONNECTION_CONFIG: ConnectionConfig = {
   maxAckDelay: 2_000,
   ackEveryPackets: 8,
   pacerMaxBurst: 2_000,
+  windowRttFloor: 5_000,
 };
 
 /** What the layer above the transport supplies and learns. */
@@ -186,6 +189,7 @@ export class Connection {
       sendRate: this.config.sendRate,
       minRate: Math.min(this.config.minRate, max),
       maxRate: max,
+      rttFloor: this.config.windowRttFloor,
     });
   }
 

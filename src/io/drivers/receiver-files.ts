@@ -84,6 +84,17 @@ export class ReceiverFiles {
     }
   }
 
+  /** Files whose target already exists as a file (for overwrite "never"), by index. */
+  async existingTargets(): Promise<Array<{ file: number; target: string }>> {
+    const out: Array<{ file: number; target: string }> = [];
+    for (const [i, slot] of this.slots.entries()) {
+      if (slot.entry.d || slot.verified) continue;
+      const present = await stat(slot.target).catch(() => null);
+      if (present) out.push({ file: i, target: slot.target });
+    }
+    return out;
+  }
+
   /** What is already here, per file, for acceptTransfer. */
   resumeMap(): Map<number, ResumeFile> {
     const map = new Map<number, ResumeFile>();

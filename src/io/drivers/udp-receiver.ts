@@ -228,7 +228,12 @@ export class UdpReceiver {
       this.scheduler.soon();
       return null;
     }
+    // overwrite "never": an existing target fails that file (EXISTS); the others go on.
+    const existing = transfer.overwrite === "never" ? await files.existingTargets() : [];
     this.endpoint.acceptTransfer(transfer.id, files.resumeMap());
+    for (const { file, target } of existing) {
+      this.endpoint.writeFailed(transfer.id, file, "EXISTS", `${target} exists and overwrite is "never"`);
+    }
     this.scheduler.soon();
     return files;
   }

@@ -71,7 +71,12 @@ export function runCompetition(s: CompetitionScenario): CompetitionResult {
       delivered.push(() => tcp.deliveredBytes);
       return;
     }
-    const config = { ...DEFAULT_CONNECTION_CONFIG, rateControlMethod: flow.method, pacerMaxBurst: 0 };
+    const config = {
+      ...DEFAULT_CONNECTION_CONFIG,
+      rateControlMethod: flow.method,
+      pacerMaxBurst: 0,
+      windowRttFloor: 0,
+    };
     const sender = new SenderEndpoint({
       config: { ...config },
       local: { serverId: null, serverUid: null },

@@ -130,6 +130,7 @@ export function runSimTransfer(s: SimScenario): SimResult {
     maxRate: ((s.maxRateMbit ?? 10_000) * 1e6) / 8,
     peerTimeout: (s.peerTimeoutMs ?? 15_000) * 1000,
     pacerMaxBurst: 0,
+    windowRttFloor: 0,
   };
   const idRng = rng.fork("ids");
   const sender = new SenderEndpoint({
