@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { ByteRange } from "./byte-ranges.js";
+import type { ByteRange } from "./file-sink.js";
 import { sameMtime, type FileIdentity } from "./file-source.js";
 import { syncDirectory } from "./sync-directory.js";
 

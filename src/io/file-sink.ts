@@ -1,7 +1,10 @@
 import { createHash } from "node:crypto";
 import { mkdir, open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { ByteRangeSet, type ByteRange } from "./byte-ranges.js";
+import { RangeSet } from "../core/util/range-set.js";
+
+/** [start, end) byte offsets */
+export type ByteRange = [start: number, end: number];
 import { HashFrontier } from "./hash-frontier.js";
 import { syncDirectory } from "./sync-directory.js";
 
@@ -83,8 +86,8 @@ const RESOLVED: Promise<void> = Promise.resolve();
 export class FileSink {
   readonly partPath: string;
   readonly size: number;
-  private readonly received: ByteRangeSet;
-  private readonly onDisk: ByteRangeSet;
+  private readonly received: RangeSet;
+  private readonly onDisk: RangeSet;
   private readonly frontier: HashFrontier;
   private readonly maxConcurrentWrites: number;
   /** runs not yet started, in arrival order; the last one may still grow */
@@ -105,8 +108,8 @@ export class FileSink {
     this.partPath = partPathFor(targetPath, options.transferId);
     this.size = options.size;
     this.maxConcurrentWrites = options.maxConcurrentWrites ?? 4;
-    this.received = new ByteRangeSet(ranges);
-    this.onDisk = new ByteRangeSet(ranges);
+    this.received = RangeSet.from(ranges);
+    this.onDisk = RangeSet.from(ranges);
     this.frontier = new HashFrontier({
       size: options.size,
       maxBufferedBytes: options.maxHashBufferBytes ?? 32 * 1024 * 1024,
@@ -148,7 +151,7 @@ export class FileSink {
 
   /** Bytes accepted (written or being written). */
   get receivedBytes(): number {
-    return this.received.totalBytes;
+    return this.received.total();
   }
 
   /** Bytes hashed so far, in order from 0. */

@@ -1,12 +1,12 @@
 import { createHash, type Hash } from "node:crypto";
-import type { ByteRangeSet } from "./byte-ranges.js";
+import type { RangeSet } from "../core/util/range-set.js";
 
 export interface HashFrontierOptions {
   size: number;
   /** bytes of out-of-order blocks held in memory; beyond it they are re-read from disk later */
   maxBufferedBytes: number;
   /** byte ranges already durable in the file, readable with `readFromDisk` */
-  onDisk: ByteRangeSet;
+  onDisk: RangeSet;
   readFromDisk: (offset: number, length: number) => Promise<Buffer>;
   /** called when a disk read fails (the hash cannot complete) */
   onError: (error: Error) => void;

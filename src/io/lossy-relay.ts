@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import { isIP } from "node:net";
 import { LinkEmulator, type LinkCounters, type LinkOptions } from "./link-emulator.js";
-import { seededRandom } from "./seeded-random.js";
+import { seededRandom } from "../core/util/random.js";
 import { UdpSocket, type UdpEndpoint } from "./udp-socket.js";
 
 export type { LinkCounters, LinkOptions } from "./link-emulator.js";

@@ -1,5 +1,5 @@
 export { EventLoop, SimTimer, type EventId, type RunOptions, type RunResult } from "./event-loop.js";
-export { Random } from "./random.js";
+export { Random } from "../core/util/random.js";
 export {
   averageLossRate,
   bernoulli,

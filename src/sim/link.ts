@@ -2,7 +2,7 @@ import type { Micros } from "../core/time.js";
 import { Deque } from "./deque.js";
 import type { EventId, EventLoop } from "./event-loop.js";
 import { LossProcess, noLoss, type LossModel } from "./loss.js";
-import type { Random } from "./random.js";
+import type { Random } from "../core/util/random.js";
 
 /** A window [start, end) of virtual time during which the link drops everything. */
 export interface Partition {

@@ -1,4 +1,4 @@
-import type { Random } from "./random.js";
+import type { Random } from "../core/util/random.js";
 
 /** Random loss applied to each packet entering a link. */
 export type LossModel =

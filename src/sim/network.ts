@@ -1,7 +1,7 @@
 import type { Micros } from "../core/time.js";
 import type { EventLoop } from "./event-loop.js";
 import { Link, LinkPacket, type DropReason, type LinkConfig } from "./link.js";
-import type { Random } from "./random.js";
+import type { Random } from "../core/util/random.js";
 
 /** An endpoint on the simulated network. It owns every datagram it receives. */
 export interface SimNode {

@@ -4,21 +4,10 @@ import type { RateController } from "../../src/core/congestion/controller.js";
 import { DeliveryRateEstimator, type PacketDeliveryState } from "../../src/core/congestion/delivery-rate.js";
 import type { Micros } from "../../src/core/time.js";
 import { MICROS_PER_SECOND } from "../../src/core/time.js";
+import { seededRandom } from "../../src/core/util/random.js";
 
 export const MBIT = 1_000_000 / 8; // bytes per second
 export const MS = 1000; // microseconds
-
-/** Deterministic PRNG (mulberry32) so loss patterns are reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Packet {
   flow: ModelFlow;

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { FileSink, FileSinkError, ensureDirectory, partPathFor } from "../../src/io/file-sink.js";
-import { seededRandom } from "../../src/io/seeded-random.js";
+import { seededRandom } from "../../src/core/util/random.js";
 import { tempDir } from "./helpers.js";
 
 const sha256 = (data: Buffer): string => createHash("sha256").update(data).digest("hex");

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LinkEmulator, type LinkClock, type LinkOptions } from "../../src/io/link-emulator.js";
-import { seededRandom } from "../../src/io/seeded-random.js";
+import { seededRandom } from "../../src/core/util/random.js";
 
 /** Virtual milliseconds; timers fire as `advance` passes them. */
 class VirtualClock implements LinkClock {

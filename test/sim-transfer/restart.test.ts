@@ -10,7 +10,7 @@ import { SenderEndpoint } from "../../src/core/endpoint/sender.js";
 import { ReceiverEndpoint } from "../../src/core/endpoint/receiver.js";
 import type { TransferSpec } from "../../src/core/transfer/send-transfer.js";
 import { EventLoop } from "../../src/sim/event-loop.js";
-import { Random } from "../../src/sim/random.js";
+import { Random } from "../../src/core/util/random.js";
 import { Dumbbell, Network } from "../../src/sim/network.js";
 import { bdpBytes } from "../../src/sim/link.js";
 import { SimReceiverNode, SimSenderNode } from "../../src/sim/transfer/nodes.js";

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runSimTransfer, type SimFile, type SimScenario } from "../../src/sim/transfer/run-transfer.js";
 import { gilbertElliott } from "../../src/sim/loss.js";
-import { Random } from "../../src/sim/random.js";
+import { Random } from "../../src/core/util/random.js";
 
 const SEEDS = 200;
 const KINDS = [

@@ -2,7 +2,7 @@ import type { Micros } from "../../src/core/time.js";
 import { EventLoop } from "../../src/sim/event-loop.js";
 import type { LinkConfig } from "../../src/sim/link.js";
 import { Network, type SimNode } from "../../src/sim/network.js";
-import { Random } from "../../src/sim/random.js";
+import { Random } from "../../src/core/util/random.js";
 
 export interface Received {
   at: Micros;

@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { EventLoop } from "../../src/sim/event-loop.js";
 import { gilbertElliott } from "../../src/sim/loss.js";
 import { Dumbbell, Network, hostOf, type TraceEvent } from "../../src/sim/network.js";
-import { Random } from "../../src/sim/random.js";
+import { Random } from "../../src/core/util/random.js";
 import { TcpFlow } from "../../src/sim/tcp.js";
 import { Recorder, idOf, numbered } from "./helpers.js";
 

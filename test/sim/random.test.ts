@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Random } from "../../src/sim/random.js";
+import { Random } from "../../src/core/util/random.js";
 
 function draw(rng: Random, n: number): number[] {
   return Array.from({ length: n }, () => rng.next());

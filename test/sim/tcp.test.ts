@@ -5,7 +5,7 @@ import { EventLoop } from "../../src/sim/event-loop.js";
 import { bdpBytes, type LinkConfig } from "../../src/sim/link.js";
 import { bernoulli } from "../../src/sim/loss.js";
 import { Dumbbell, Network } from "../../src/sim/network.js";
-import { Random } from "../../src/sim/random.js";
+import { Random } from "../../src/core/util/random.js";
 import { CounterSampler, jainIndex } from "../../src/sim/stats.js";
 import { TcpFlow, type TcpFlowOptions } from "../../src/sim/tcp.js";
 import type { TcpCongestionAlgorithm } from "../../src/sim/tcp-congestion.js";

@@ -52,6 +52,24 @@ export class RangeSet {
     return i >= 0 && end <= this.ends[i]!;
   }
 
+  /** End of the range containing `value`, or `value` itself when it is not in the set. */
+  contiguousEndFrom(value: number): number {
+    const i = this.floorIndex(value);
+    return i >= 0 && value < this.ends[i]! ? this.ends[i]! : value;
+  }
+
+  /** The gaps of [0, size) not in the set. */
+  missing(size: number): Array<[number, number]> {
+    const gaps: Array<[number, number]> = [];
+    let cursor = 0;
+    for (let i = 0; i < this.starts.length && cursor < size; i++) {
+      if (this.starts[i]! > cursor) gaps.push([cursor, Math.min(this.starts[i]!, size)]);
+      cursor = Math.max(cursor, this.ends[i]!);
+    }
+    if (cursor < size) gaps.push([cursor, size]);
+    return gaps;
+  }
+
   /** Adds [start, end); returns the number of values that were not in the set before. */
   add(start: number, end: number): number {
     if (end <= start) return 0;

@@ -7,7 +7,7 @@ import { stat } from "node:fs/promises";
 import type { IncomingTransfer } from "../../core/endpoint/receiver.js";
 import type { ResumeFile } from "../../core/transfer/recv-transfer.js";
 import type { FileEntry } from "../../core/transfer/messages.js";
-import type { ByteRange } from "../byte-ranges.js";
+import type { ByteRange } from "../file-sink.js";
 import { resumableRanges, type CheckpointStore, type FileCheckpoint } from "../checkpoint-store.js";
 import { ensureDirectory, FileSink, FileSinkError, type FinishResult } from "../file-sink.js";
 import { resolveInSandbox } from "../sandbox-path.js";

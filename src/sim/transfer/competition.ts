@@ -8,7 +8,7 @@ import { SenderEndpoint } from "../../core/endpoint/sender.js";
 import { ReceiverEndpoint } from "../../core/endpoint/receiver.js";
 import type { SendTransfer } from "../../core/transfer/send-transfer.js";
 import { EventLoop } from "../event-loop.js";
-import { Random } from "../random.js";
+import { Random } from "../../core/util/random.js";
 import { Dumbbell, Network } from "../network.js";
 import { bdpBytes } from "../link.js";
 import { bernoulli, noLoss } from "../loss.js";

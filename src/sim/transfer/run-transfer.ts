@@ -14,7 +14,7 @@ import { SenderEndpoint } from "../../core/endpoint/sender.js";
 import { ReceiverEndpoint } from "../../core/endpoint/receiver.js";
 import type { TransferFileSpec } from "../../core/transfer/send-transfer.js";
 import { EventLoop } from "../event-loop.js";
-import { Random } from "../random.js";
+import { Random } from "../../core/util/random.js";
 import { Network } from "../network.js";
 import { Dumbbell } from "../network.js";
 import { bdpBytes, type LinkConfig, type LinkCounters } from "../link.js";

@@ -4,7 +4,7 @@
  * order as blocks arrive in any order, and a count of any byte range written twice.
  */
 import { createHash, type Hash } from "node:crypto";
-import { Random } from "../random.js";
+import { Random } from "../../core/util/random.js";
 import { RangeSet } from "../../core/util/range-set.js";
 
 const PATTERN_BYTES = 4096;

@@ -1,6 +1,6 @@
 /** A TCP flow (the simulator's Reno/CUBIC model) alone on the same path, for comparisons. */
 import { EventLoop } from "../event-loop.js";
-import { Random } from "../random.js";
+import { Random } from "../../core/util/random.js";
 import { Network } from "../network.js";
 import { bdpBytes } from "../link.js";
 import { bernoulli, noLoss } from "../loss.js";

@@ -1,5 +1,5 @@
 /**
- * Seeded pseudo-random numbers for the simulator: sfc32 (Small Fast Counting, 128-bit state) seeded
+ * Seeded pseudo-random numbers (the simulator, the lossy relay, tests): sfc32 (Small Fast Counting, 128-bit state) seeded
  * through a string hash. Every component takes its own stream with `fork(label)`, so adding a random
  * draw in one component never shifts the numbers another component sees.
  */
@@ -94,4 +94,10 @@ function hash128(text: string): [number, number, number, number] {
   h3 ^= h1;
   h4 ^= h1;
   return [h1 | 0, h2 | 0, h3 | 0, h4 | 0];
+}
+
+/** A plain [0, 1) generator from a seed, for code that needs only `next()`. */
+export function seededRandom(seed: number | string): () => number {
+  const r = new Random(seed);
+  return () => r.next();
 }

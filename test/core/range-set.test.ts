@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ByteRangeSet } from "../../src/io/byte-ranges.js";
+import { RangeSet } from "../../src/core/util/range-set.js";
 
 test("ranges merge when adjacent or overlapping and stay sorted", () => {
-  const set = new ByteRangeSet();
+  const set = new RangeSet();
   set.add(10, 20);
   set.add(30, 40);
   set.add(0, 5);
@@ -20,12 +20,12 @@ test("ranges merge when adjacent or overlapping and stay sorted", () => {
   set.add(3, 12);
   assert.deepEqual(set.toArray(), [[0, 40]]);
   set.add(50, 50); // empty: ignored
-  assert.equal(set.count, 1);
-  assert.equal(set.totalBytes, 40);
+  assert.equal(set.size, 1);
+  assert.equal(set.total(), 40);
 });
 
 test("covers, contiguousEndFrom and missing", () => {
-  const set = new ByteRangeSet([
+  const set = RangeSet.from([
     [0, 100],
     [200, 300],
   ]);
@@ -41,14 +41,14 @@ test("covers, contiguousEndFrom and missing", () => {
     [100, 200],
     [300, 400],
   ]);
-  assert.deepEqual(new ByteRangeSet().missing(0), []);
-  assert.deepEqual(new ByteRangeSet().missing(10), [[0, 10]]);
+  assert.deepEqual(new RangeSet().missing(0), []);
+  assert.deepEqual(new RangeSet().missing(10), [[0, 10]]);
 });
 
 test("random insertions match a bitmap", () => {
   const size = 2000;
   const bitmap = new Uint8Array(size);
-  const set = new ByteRangeSet();
+  const set = new RangeSet();
   let seed = 7;
   const random = (n: number): number => {
     seed = (seed * 1103515245 + 12345) % 2147483648;
