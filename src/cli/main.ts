@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { registerApiCommand } from "./commands/api.js";
 import { registerDemoCommand } from "./commands/demo.js";
+import { registerLossyRelayCommand } from "./commands/lossy-relay.js";
 import { registerHelpCommand } from "./commands/help.js";
 import { registerServerCommand } from "./commands/server.js";
 import { registerUserCommand } from "./commands/user.js";
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerApiCommand(program);
   registerUserCommand(program);
   registerDemoCommand(program);
+  registerLossyRelayCommand(program);
   registerVersionCommand(program);
   registerHelpCommand(program);
   for (const command of program.commands) command.exitOverride();

@@ -159,6 +159,11 @@ export class ReceiverEndpoint {
     return this.rateCaps.get(session) ?? 0;
   }
 
+  /** bytes handed out in write events and not yet reported written */
+  get pendingWriteBytes(): number {
+    return this.pendingWrites;
+  }
+
   window(): number {
     return Math.max(
       0,

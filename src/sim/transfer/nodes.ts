@@ -95,6 +95,8 @@ export class SimReceiverNode implements SimNode {
   /** resume data offered when a transfer id is seen again */
   readonly resume = new Map<string, Map<number, ResumeFile>>();
   verifyFailures = 0;
+  /** the most bytes ever waiting for the simulated disk */
+  peakPendingWrites = 0;
   /** set to corrupt the hash check of a file once (tests of the repair path) */
   failNextVerify: ((transfer: string, file: number) => boolean) | null = null;
   private readonly timer: SimTimer;
@@ -167,6 +169,7 @@ export class SimReceiverNode implements SimNode {
       case "write": {
         this.sinks.get(e.transfer)?.[e.file]?.write(e.offset, e.data);
         const length = e.data.length;
+        this.peakPendingWrites = Math.max(this.peakPendingWrites, this.endpoint.pendingWriteBytes);
         if (this.disk.writeRate === Infinity) {
           this.endpoint.writeDone(length);
           break;

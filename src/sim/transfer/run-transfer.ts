@@ -51,6 +51,8 @@ export interface SimScenario {
   peerTimeoutMs?: number;
   /** simulated disk write throughput on the receiver, Mbit/s */
   diskWriteMbit?: number;
+  /** the receiver's write buffer (its receive window), MiB */
+  receiveBufferMiB?: number;
   /** keep and compare every byte (small transfers) */
   keepContent?: boolean;
   /** also hash the synthetic source independently and compare (large transfers) */
@@ -143,6 +145,7 @@ export function runSimTransfer(s: SimScenario): SimResult {
   const receiver = new ReceiverEndpoint({
     config: { ...config },
     local: { serverId: "c".repeat(32), serverUid: "d".repeat(32) },
+    maxPendingWriteBytes: s.receiveBufferMiB !== undefined ? s.receiveBufferMiB * 2 ** 20 : undefined,
   });
   const senderNode = new SimSenderNode("10.0.0.1:5000", "10.0.0.2:8886", loop, network, sender, 50);
   const receiverNode = new SimReceiverNode(
