@@ -3,6 +3,7 @@
  * writes blocks through FileSinks (part file beside the target, renamed once the SHA-256 matches),
  * resumes from live sinks or checkpoints, and reports how each transfer ended.
  */
+import type { LocalIdentity } from "../../core/transport/handshake.js";
 import { randomBytes } from "node:crypto";
 import {
   ReceiverEndpoint,
@@ -31,8 +32,10 @@ export interface UdpReceiverOptions {
   keepInterruptedMs?: number;
   recvBufferSize?: number;
   sendBufferSize?: number;
-  /** bytes handed out for writing and not yet written (flow control); default 64 MiB */
+  /** bytes handed out for writing and not yet written (flow control); default 256 MiB */
   maxPendingWriteBytes?: number;
+  /** this server's identity, sent in handshake replies */
+  identity?: LocalIdentity;
 }
 
 export interface TransferEnd {
@@ -83,7 +86,7 @@ export class UdpReceiver {
   ) {
     this.endpoint = new ReceiverEndpoint({
       config: { ...DEFAULT_CONNECTION_CONFIG, pacerMaxBurst: 2_000, ...options.config },
-      local: { serverId: null, serverUid: null },
+      local: options.identity ?? { serverId: null, serverUid: null },
       maxPendingWriteBytes: options.maxPendingWriteBytes,
     });
     this.scheduler = new PumpScheduler(() => this.pump());

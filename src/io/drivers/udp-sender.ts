@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
+import type { LocalIdentity } from "../../core/transport/handshake.js";
 import { SenderEndpoint, type SenderEvent } from "../../core/endpoint/sender.js";
 import type { Micros } from "../../core/time.js";
 import type { TransferFileSpec, Overwrite } from "../../core/transfer/send-transfer.js";
@@ -25,6 +26,8 @@ export interface UdpSenderOptions {
   stallTimeout?: Micros;
   /** bytes of file data read ahead or kept for retransmission, per transfer */
   readBudget?: number;
+  /** this server's identity, sent in the handshake */
+  identity?: LocalIdentity;
 }
 
 export interface SendFileEntry {
@@ -93,7 +96,7 @@ export class UdpSender {
   ) {
     this.endpoint = new SenderEndpoint({
       config: { ...DEFAULT_CONNECTION_CONFIG, pacerMaxBurst: 2_000, ...options.config },
-      local: { serverId: null, serverUid: null },
+      local: options.identity ?? { serverId: null, serverUid: null },
       randomBytes: (n) => randomBytes(n),
       stallTimeout: options.stallTimeout,
       readBudget: options.readBudget,
@@ -116,6 +119,13 @@ export class UdpSender {
       maxQueuedSends: MAX_QUEUED_SENDS,
     });
     return new UdpSender(socket, options);
+  }
+
+  /** Opens the session now, without waiting for a transfer (keepalives then measure the RTT). */
+  connect(): void {
+    if (this.closed || this.endpoint.state !== "disconnected") return;
+    this.endpoint.connect(monotonicMicros());
+    this.scheduler.soon();
   }
 
   get localAddress(): UdpEndpoint {
