@@ -8,7 +8,18 @@ import { readRuntimeFile } from "../../src/server/runtime-file.js";
 import { temporaryDir } from "../api/helpers.js";
 import { exitOf, runCli, startCli } from "./run-cli.js";
 
-const quiet = ["--api-host", "127.0.0.1", "--api-port", "0", "--log-format", "json"];
+const quiet = [
+  "--api-host",
+  "127.0.0.1",
+  "--api-port",
+  "0",
+  "--recv-host",
+  "127.0.0.1",
+  "--recv-port",
+  "0",
+  "--log-format",
+  "json",
+];
 
 describe("slipstream server (child process)", () => {
   it("starts with --ephemeral --api-port 0, serves the API and removes its state at SIGTERM", async (t) => {
@@ -24,7 +35,12 @@ describe("slipstream server (child process)", () => {
     };
     assert.deepEqual([record.level, record.component], ["info", "server"]);
     assert.ok(!Number.isNaN(Date.parse(record.time)));
-    const runtime = readRuntimeFile(record.stateDir);
+    // runtime.json comes after every port (API and receive) is bound, a moment after the API line.
+    let runtime = readRuntimeFile(record.stateDir);
+    for (let i = 0; i < 200 && !runtime; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      runtime = readRuntimeFile(record.stateDir);
+    }
     assert.ok(runtime);
     assert.deepEqual(
       [runtime.apiPort, runtime.pid, runtime.certificateFingerprint],

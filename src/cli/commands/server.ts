@@ -6,6 +6,7 @@ import { defaultsEnv, parseServerCommand, type ParsedServerCommand } from "../..
 import { openStateDir } from "../../server/state-dir.js";
 import { loadTlsIdentity } from "../../server/tls.js";
 import { CliExit, EXIT } from "../exit.js";
+import { ReceiveConfigurationError, receiveService } from "../../server/engine/receive-service.js";
 
 function runAction(parsed: ParsedServerCommand): void {
   const action = parsed.actions[0];
@@ -43,7 +44,7 @@ async function runServer(args: string[]): Promise<void> {
   }
   try {
     if (parsed.actions.length > 0) return runAction(parsed);
-    const handle = await startServer(parsed);
+    const handle = await startServer(parsed, { extensions: [receiveService()] });
     let signals = 0;
     const onSignal = () => {
       if (++signals > 1) process.exit(EXIT.INTERRUPTED);
@@ -57,6 +58,18 @@ async function runServer(args: string[]): Promise<void> {
   } catch (error) {
     if (error instanceof StartupError)
       throw new CliExit(error.exitCode, `slipstream server: ${error.message}`);
+    if (error instanceof ReceiveConfigurationError)
+      throw new CliExit(EXIT.USAGE, `slipstream server: ${error.message}`);
+    // A receive port that cannot be bound stops the start with status 1, naming the port.
+    if (
+      (error as NodeJS.ErrnoException).code === "EADDRINUSE" ||
+      (error as NodeJS.ErrnoException).code === "EACCES"
+    ) {
+      throw new CliExit(
+        EXIT.FAILED,
+        `slipstream server: cannot bind receive port: ${(error as Error).message}`,
+      );
+    }
     throw error;
   }
 }

@@ -36,6 +36,8 @@ export interface UdpReceiverOptions {
   maxPendingWriteBytes?: number;
   /** this server's identity, sent in handshake replies */
   identity?: LocalIdentity;
+  /** decides whether a transfer may be written at all; a refusal names its code and reason */
+  admitTransfer?: (transfer: IncomingTransfer) => { code: string; message: string } | null;
 }
 
 export interface TransferEnd {
@@ -210,6 +212,13 @@ export class UdpReceiver {
         this.endpoint.acceptTransfer(transfer.id, files.resumeMap());
         this.scheduler.soon();
       });
+      return;
+    }
+    const refusal = this.options.admitTransfer?.(transfer) ?? null;
+    if (refusal) {
+      this.endpoint.refuseTransfer(transfer.id, refusal.code, refusal.message);
+      this.announceEnd({ transfer: transfer.id, outcome: "refused", message: refusal.message });
+      this.scheduler.soon();
       return;
     }
     const files = this.admit(transfer);
