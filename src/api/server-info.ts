@@ -11,9 +11,10 @@ import type {
 } from "./schema/structures.js";
 
 /**
- * The parts of ServerInfo the transfer engine knows. The defaults describe a server whose engine
- * is not plugged in yet: no receive ports, no public key (TODO(engine): the lead replaces these
- * through `ServerHandle.setEngineInfo`).
+ * The parts of ServerInfo the transfer engine knows. The defaults describe a server without its
+ * engine extensions: no receive ports, no public key. Extensions replace them through
+ * `ServerHandle.setEngineInfo` (the receive service supplies the ports; the key comes with
+ * encryption).
  */
 export interface EngineInfoProvider {
   /** X25519 public key, base64url; null until the key pair exists (encryption issue) */
@@ -45,7 +46,7 @@ export function defaultEngineInfo(state: ServerState): EngineInfoProvider {
       allowAnonymous: options.recvAllowAnonymous,
       maxIncomingTransfers: options.maxIncomingTransfers,
       onlyAuthorizedClientsAllowed: options.recvOnlyAuthorizedClients ?? false,
-      recvPorts: [], // TODO(engine): one RecvPort per bound --recv-port
+      recvPorts: [], // server/engine/receive-service.ts supplies the bound ports when it runs
     }),
     bandwidthLimits: () => ({
       borrowIncomingRate: options.borrowIncomingRate,

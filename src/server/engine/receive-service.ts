@@ -69,7 +69,7 @@ export function receiveService(): ServerExtension {
             : null,
           allowAnonymous: o.recvAllowAnonymous,
           maxIncomingTransfers: o.maxIncomingTransfers,
-          onlyAuthorizedClientsAllowed: false,
+          onlyAuthorizedClientsAllowed: o.recvOnlyAuthorizedClients ?? false,
           recvPorts: ports(),
         }),
       });
