@@ -123,6 +123,8 @@ export class ReceiverEndpoint {
   /** invalid datagrams counted by sessions that have since closed */
   private retiredInvalid = 0;
   private readonly sessions = new Map<string, RecvSession>();
+  /** the sessions, for round-robin polling without a copy per datagram */
+  private sessionList: RecvSession[] = [];
   private readonly byTransferId = new Map<string, { session: RecvSession; t: RecvTransfer }>();
   private readonly events: ReceiverEvent[] = [];
   private readonly outbox: Array<{ datagram: Uint8Array; to: string }> = [];
@@ -144,12 +146,6 @@ export class ReceiverEndpoint {
   sessionIds(): string[] {
     return [...this.sessions.keys()];
   }
-
-  /** The peer address of a session, as last seen. */
-  sessionAddress(id: string): string | undefined {
-    return this.sessions.get(id)?.from;
-  }
-
   /** A server-wide incoming share for one session, advertised to its sender (bytes/s; 0 = none). */
   setRateCap(session: string, bytesPerSecond: number): void {
     this.rateCaps.set(session, bytesPerSecond);
@@ -228,6 +224,7 @@ export class ReceiverEndpoint {
     const conn = new Connection("responder", sessionId, this.options.config, session, now, {});
     session.connection = conn;
     this.sessions.set(sessionId, session);
+    this.sessionList.push(session);
     conn.counters.packetsRecv++;
     conn.counters.bytesRecv += datagram.length;
     conn.counters.lastRecvTime = now;
@@ -262,15 +259,16 @@ export class ReceiverEndpoint {
   pollTransmit(now: Micros): { datagram: Uint8Array; to: string } | null {
     const queued = this.outbox.shift();
     if (queued) return queued;
-    const list = [...this.sessions.values()];
+    const list = this.sessionList;
     for (let i = 0; i < list.length; i++) {
       const s = list[(this.rr + i) % list.length]!;
       const datagram = s.connection.pollTransmit(now);
-      if (s.connection.state === "closed") this.sessions.delete(s.id);
       if (datagram) {
-        this.rr = (this.rr + i + 1) % Math.max(1, list.length);
+        this.rr = (this.rr + i + 1) % list.length;
+        if (s.connection.state === "closed") this.removeSession(s);
         return { datagram, to: s.from };
       }
+      if (s.connection.state === "closed") this.removeSession(s);
     }
     return null;
   }
@@ -286,14 +284,19 @@ export class ReceiverEndpoint {
   }
 
   handleTimeout(now: Micros): void {
-    for (const s of [...this.sessions.values()]) {
+    for (const s of [...this.sessionList]) {
       s.connection.handleTimeout(now);
-      if (s.connection.state === "closed") this.sessions.delete(s.id);
+      if (s.connection.state === "closed") this.removeSession(s);
     }
   }
 
   get pendingEvents(): number {
     return this.events.length;
+  }
+
+  private removeSession(s: RecvSession): void {
+    this.sessions.delete(s.id);
+    this.sessionList = this.sessionList.filter((x) => x !== s);
   }
 
   pollEvent(): ReceiverEvent | undefined {
@@ -359,13 +362,6 @@ export class ReceiverEndpoint {
     }
     this.checkFinished(session, t);
   }
-
-  /** Byte ranges received so far per file, for checkpoints. */
-  receivedRanges(id: string): Array<Array<[number, number]>> | undefined {
-    const t = this.byTransferId.get(id)?.t;
-    return t?.files.map((f) => t.rangesOf(f));
-  }
-
   // from sessions --------------------------------------------------------------------------------
 
   /** Invalid datagrams seen on this port: before demultiplexing and within every session. */

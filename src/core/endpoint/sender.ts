@@ -60,6 +60,8 @@ export class SenderEndpoint implements ConnectionHandler {
   strayPackets = 0;
   private readonly transfers = new Map<string, SendTransfer>();
   private byNumber = new Map<number, SendTransfer>();
+  /** the transfers of byNumber, for round-robin without a copy per packet */
+  private sending: SendTransfer[] = [];
   private nextNumber = 1;
   private readonly events: SenderEvent[] = [];
   private roundRobin = 0;
@@ -88,11 +90,6 @@ export class SenderEndpoint implements ConnectionHandler {
   get activeTransfers(): SendTransfer[] {
     return [...this.transfers.values()];
   }
-
-  transfer(id: string): SendTransfer | undefined {
-    return this.transfers.get(id);
-  }
-
   /** Opens a session now (the first call, or a retry the driver wants immediately). */
   connect(now: Micros): void {
     this.now = now;
@@ -104,6 +101,7 @@ export class SenderEndpoint implements ConnectionHandler {
       this.options.handshake?.() ??
       new PlainHandshakeInitiator(this.options.local, this.options.config.datagramSize);
     this.byNumber = new Map();
+    this.sending = [];
     this.connection = new Connection("initiator", sessionId, this.options.config, this, now, { initiator });
   }
 
@@ -282,6 +280,7 @@ export class SenderEndpoint implements ConnectionHandler {
     }
     for (const t of this.transfers.values()) t.release();
     this.byNumber = new Map();
+    this.sending = [];
     if (code !== "CLOSED" || byPeer) {
       this.lastError = { code, message: reason };
       this.events.push({ type: "disconnected", code, message: reason });
@@ -297,7 +296,7 @@ export class SenderEndpoint implements ConnectionHandler {
   }
 
   writeData(buf: Uint8Array, pos: number, _room: number, packet: SentPacket): number {
-    const list = [...this.byNumber.values()];
+    const list = this.sending;
     for (let i = 0; i < list.length; i++) {
       const t = list[(this.roundRobin + i) % list.length]!;
       const r = t.writeNext(buf, pos);
@@ -412,6 +411,7 @@ export class SenderEndpoint implements ConnectionHandler {
     const conn = this.connection!;
     const n = this.nextNumber++;
     this.byNumber.set(n, t);
+    this.sending.push(t);
     t.announce(n, conn.blockSize);
   }
 
@@ -420,6 +420,7 @@ export class SenderEndpoint implements ConnectionHandler {
     this.transfers.delete(t.id);
     this.progress.delete(t.id);
     if (this.byNumber.get(t.n) === t) this.byNumber.delete(t.n);
+    this.sending = this.sending.filter((x) => x !== t);
   }
 
   private checkFinished(t: SendTransfer): void {

@@ -54,11 +54,6 @@ export class AckTracker {
   needsAck(now: Micros): boolean {
     return this.immediate || (this.deadline !== null && now >= this.deadline);
   }
-
-  hasReceived(): boolean {
-    return this.largest >= 0;
-  }
-
   buildAck(now: Micros, receiveWindow: number, rateCap: number): Omit<AckFrame, "type"> {
     const ranges: Array<[number, number]> = [];
     for (const [s, e] of this.received.descending()) {

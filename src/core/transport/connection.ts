@@ -669,9 +669,4 @@ export class Connection {
   isClosed(): boolean {
     return this.state === "closed";
   }
-
-  /** Round-trip and loss figures for snapshots. */
-  get ptoBackoff(): number {
-    return this.ptoCount;
-  }
 }

@@ -136,17 +136,6 @@ export class SentPackets {
     this.trim();
     return lost;
   }
-
-  /** Oldest unresolved ack-eliciting packets, for probe retransmission on PTO. */
-  oldestUnacked(max: number): SentPacket[] {
-    const out: SentPacket[] = [];
-    for (let i = this.head; i < this.packets.length && out.length < max; i++) {
-      const p = this.packets[i]!;
-      if (!p.acked && !p.lost && p.ackEliciting) out.push(p);
-    }
-    return out;
-  }
-
   /** Every unresolved packet, declared lost at once (session reset or close). */
   drainAll(): SentPacket[] {
     const out: SentPacket[] = [];
