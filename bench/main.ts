@@ -3,6 +3,7 @@
  * goodput against the physical ceiling C × (1 − p) × payload/wire.
  * `npm run bench -- compete [options]`: flows sharing one simulated bottleneck.
  * `npm run bench -- loopback [options]`: real UDP on loopback, sender and receiver processes.
+ * `npm run bench -- relay [options]`: goodput through a relay (receiver- and sender-side) vs direct.
  */
 import { parseArgs } from "node:util";
 import { runSimTransfer } from "../src/sim/transfer/run-transfer.js";
@@ -140,11 +141,15 @@ async function main(): Promise<void> {
   const [mode, ...rest] = process.argv.slice(2);
   if (mode === "sim") sim(rest);
   else if (mode === "compete") compete(rest);
+  else if (mode === "crypto") (await import("./crypto.js")).main(rest);
   else if (mode === "loopback") {
     process.argv = [process.argv[0]!, process.argv[1]!, ...rest];
     await import("./loopback.js");
+  } else if (mode === "relay") {
+    process.argv = [process.argv[0]!, process.argv[1]!, ...rest];
+    await import("./relay.js");
   } else {
-    console.error("usage: npm run bench -- sim|compete|loopback [options]");
+    console.error("usage: npm run bench -- sim|compete|loopback|relay [options]");
     process.exit(2);
   }
 }

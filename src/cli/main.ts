@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { registerApiCommand } from "./commands/api.js";
+import { registerCpCommand } from "./commands/cp.js";
 import { registerDemoCommand } from "./commands/demo.js";
 import { registerLossyRelayCommand } from "./commands/lossy-relay.js";
+import { registerRelayCommand } from "./commands/relay.js";
 import { registerHelpCommand } from "./commands/help.js";
 import { registerServerCommand } from "./commands/server.js";
+import { registerStatusCommand } from "./commands/status.js";
 import { registerUserCommand } from "./commands/user.js";
 import { registerVersionCommand, versionText } from "./commands/version.js";
 import { CliExit, EXIT } from "./exit.js";
@@ -19,7 +22,10 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
   registerServerCommand(program);
+  registerRelayCommand(program);
   registerApiCommand(program);
+  registerCpCommand(program);
+  registerStatusCommand(program);
   registerUserCommand(program);
   registerDemoCommand(program);
   registerLossyRelayCommand(program);

@@ -44,6 +44,20 @@ export interface UdpSocketCounters {
 
 export type DatagramHandler = (data: Buffer, from: UdpEndpoint) => void;
 
+/** What the drivers need of a socket; a relay attachment (src/io/relay) provides the same shape. */
+export type DatagramTransport = Pick<
+  UdpSocket,
+  | "counters"
+  | "grantedRecvBufferSize"
+  | "grantedSendBufferSize"
+  | "localAddress"
+  | "warnings"
+  | "sendQueue"
+  | "send"
+  | "onDatagram"
+  | "close"
+>;
+
 /**
  * A UDP socket for the data path. `send` hands each datagram to the kernel at once: Node has no
  * sendmmsg, a list of buffers in one `dgram.send` becomes ONE datagram, and queueing sends to

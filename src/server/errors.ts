@@ -18,6 +18,24 @@ export class StartupError extends Error {
   }
 }
 
+/** Codes a server operation refuses with; the API reports them as `data.code` (api.md §1.6). */
+export type ServiceErrorCode = "INVALID_ARGUMENT" | "NOT_FOUND" | "CONFLICT" | "FORBIDDEN" | "UNAVAILABLE";
+
+/** A refused operation: the caller gets `code` and `message` (and `param`/`data` when given). */
+export class ServiceError extends Error {
+  override readonly name: string = "ServiceError";
+  constructor(
+    readonly code: ServiceErrorCode,
+    message: string,
+    /** the API parameter the problem is about, when known */
+    readonly param?: string,
+    /** extra fields for the error's `data`, e.g. `{ id }` of a conflicting object */
+    readonly data: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
 /** The errno code of a Node system error, or undefined. */
 export function errnoCode(error: unknown): string | undefined {
   if (error instanceof Error && "code" in error && typeof error.code === "string") return error.code;

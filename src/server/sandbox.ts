@@ -1,20 +1,12 @@
 import { mkdir, realpath } from "node:fs/promises";
 import { dirname, isAbsolute, join, sep } from "node:path";
-import { errnoCode } from "./errors.js";
+import { errnoCode, ServiceError, type ServiceErrorCode } from "./errors.js";
 
 /** Codes of file-operation failures; the API reports them with the same `data.code`. */
-export type FileErrorCode = "INVALID_ARGUMENT" | "NOT_FOUND" | "CONFLICT" | "FORBIDDEN" | "UNAVAILABLE";
+export type FileErrorCode = ServiceErrorCode;
 
-export class FileOpError extends Error {
+export class FileOpError extends ServiceError {
   override readonly name = "FileOpError";
-  constructor(
-    readonly code: FileErrorCode,
-    message: string,
-    /** the API parameter the problem is about, when known */
-    readonly param?: string,
-  ) {
-    super(message);
-  }
 }
 
 /** A target of a sandbox mapping (api.md §5.20): a plain string is a File target. */

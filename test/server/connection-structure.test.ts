@@ -58,7 +58,7 @@ test(
     };
     let active = 0;
     const monitor = new ConnectionMonitor(
-      sender,
+      () => sender,
       () => destination,
       () => ({ queued: 2, active }),
       2,

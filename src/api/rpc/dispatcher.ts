@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "../../server/logger.js";
-import { FileOpError } from "../../server/sandbox.js";
+import { ServiceError } from "../../server/errors.js";
 import type { SessionRecord, SessionStore } from "../auth/sessions.js";
 import { ASYNC_SUFFIX } from "../schema/index.js";
 import type { AsyncRequestStore } from "./async-requests.js";
@@ -138,12 +138,11 @@ export class Dispatcher {
   /** Any thrown value as a JSON-RPC error object; unexpected faults are logged with an incident id. */
   toErrorObject(error: unknown, method: string): JsonRpcErrorObject {
     if (error instanceof ApiError) return error.toObject();
-    if (error instanceof FileOpError) {
-      return new ApiError(
-        error.code,
-        error.message,
-        error.param === undefined ? {} : { param: error.param },
-      ).toObject();
+    if (error instanceof ServiceError) {
+      return new ApiError(error.code, error.message, {
+        ...error.data,
+        ...(error.param === undefined ? {} : { param: error.param }),
+      }).toObject();
     }
     const incident = randomBytes(8).toString("hex");
     this.opts.logger.error({ component: "api", err: error, method, incident }, "internal error in API call");

@@ -2,17 +2,20 @@ import type { z } from "zod";
 import type { MethodSpec } from "./define.js";
 import type { AsyncRequest } from "./structures.js";
 import { serverMethods } from "./server-methods.js";
+import { sendMethods } from "./send-methods.js";
 
 export * from "./define.js";
 export * from "./structures.js";
 export * from "./notifications.js";
 export { serverMethods } from "./server-methods.js";
+export * from "./send-structures.js";
+export { sendMethods } from "./send-methods.js";
 
 /**
  * Every method of the API, the single list the docs, the CLI's name resolution and the typed
  * client are built from. The send.* and recv.* method lists join here.
  */
-export const apiMethods = [...serverMethods] as const;
+export const apiMethods = [...serverMethods, ...sendMethods] as const;
 
 type MethodList = readonly MethodSpec[];
 

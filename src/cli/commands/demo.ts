@@ -2,13 +2,15 @@ import type { Command } from "commander";
 import { runSimTransfer } from "../../sim/transfer/run-transfer.js";
 import { tcpBaselineBps } from "../../sim/transfer/tcp-baseline.js";
 import { CliExit, EXIT } from "../exit.js";
+import { runServerDemo } from "./demo-servers.js";
 
 interface DemoOptions {
   rtt: string;
   loss: string;
-  bandwidth: string;
-  sizeMib: string;
+  bandwidth?: string;
+  sizeMib?: string;
   method: string;
+  simulate?: boolean;
 }
 
 function positive(name: string, value: string, max: number): number {
@@ -19,8 +21,9 @@ function positive(name: string, value: string, max: number): number {
 }
 
 /**
- * `slipstream demo`: the real protocol core moving a file over an emulated long, lossy path (the
- * deterministic simulator, in virtual time), against a TCP CUBIC model on the same path.
+ * `slipstream demo`: two real servers and the lossy relay between them (see demo-servers.ts);
+ * with `--simulate`, the protocol core over the deterministic simulator in virtual time, against
+ * a TCP CUBIC model on the same path.
  */
 export function registerDemoCommand(program: Command): void {
   program
@@ -28,19 +31,27 @@ export function registerDemoCommand(program: Command): void {
     .description("transfer a file over an emulated long, lossy path and compare with TCP")
     .option("--rtt <ms>", "round-trip time in milliseconds", "100")
     .option("--loss <percent>", "random loss on the data direction, percent", "1")
-    .option("--bandwidth <mbit>", "bottleneck rate in Mbit/s", "1000")
-    .option("--size-mib <n>", "file size in MiB", "512")
+    .option("--bandwidth <mbit>", "bottleneck rate in Mbit/s (default 200; simulated: 1000)")
+    .option("--size-mib <n>", "file size in MiB (default 64; simulated: 512)")
     .option("--method <m>", "rate control: adaptive, fair, background, fixed", "adaptive")
-    .action((o: DemoOptions) => {
+    .option(
+      "--simulate",
+      "run the protocol core in the network simulator (virtual time) and compare with TCP",
+    )
+    .action(async (o: DemoOptions) => {
       const rttMs = positive("rtt", o.rtt, 2000);
       const lossPct = positive("loss", o.loss, 50);
-      const rateMbit = positive("bandwidth", o.bandwidth, 10_000);
-      const sizeMib = positive("size-mib", o.sizeMib, 8192);
+      const rateMbit = positive("bandwidth", o.bandwidth ?? (o.simulate ? "1000" : "200"), 10_000);
+      const sizeMib = positive("size-mib", o.sizeMib ?? (o.simulate ? "512" : "64"), 8192);
       if (!["adaptive", "fair", "background", "fixed"].includes(o.method)) {
         throw new CliExit(
           EXIT.USAGE,
           `--method must be adaptive, fair, background or fixed, not "${o.method}"`,
         );
+      }
+      if (!o.simulate) {
+        await runServerDemo({ rttMs, lossPct, rateMbit, sizeMib, method: o.method as "adaptive" });
+        return;
       }
       const out = (s: string) => process.stdout.write(s + "\n");
       out(`Emulated path: ${rateMbit} Mbit/s, RTT ${rttMs} ms, ${lossPct} % random loss, queue of one BDP.`);

@@ -7,6 +7,7 @@ import { openStateDir } from "../../server/state-dir.js";
 import { loadTlsIdentity } from "../../server/tls.js";
 import { CliExit, EXIT } from "../exit.js";
 import { ReceiveConfigurationError, receiveService } from "../../server/engine/receive-service.js";
+import { sendExtension } from "../../api/send-extension.js";
 
 function runAction(parsed: ParsedServerCommand): void {
   const action = parsed.actions[0];
@@ -44,7 +45,7 @@ async function runServer(args: string[]): Promise<void> {
   }
   try {
     if (parsed.actions.length > 0) return runAction(parsed);
-    const handle = await startServer(parsed, { extensions: [receiveService()] });
+    const handle = await startServer(parsed, { extensions: [receiveService(), sendExtension()] });
     let signals = 0;
     const onSignal = () => {
       if (++signals > 1) process.exit(EXIT.INTERRUPTED);

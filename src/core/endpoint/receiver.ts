@@ -14,12 +14,21 @@ import {
   type PeerInfo,
 } from "../transport/handshake.js";
 import type { SentPacket } from "../transport/sent-packets.js";
-import { decodeFrames, encodeCloseFrame, FrameType, type DataFrame } from "../wire/frames.js";
+import {
+  decodeFrames,
+  encodeCloseFrame,
+  encodeHandshakeFrame,
+  FrameType,
+  type DataFrame,
+} from "../wire/frames.js";
 import { HEADER_SIZE, PacketType, parseHeader, PROTOCOL_VERSION, writeHeader } from "../wire/packet.js";
 import { ChecksumProtection } from "../wire/protection.js";
 import { decodeControl, encodeControl, type ControlMessage, type FileEntry } from "../transfer/messages.js";
 import { RecvTransfer, type ResumeFile } from "../transfer/recv-transfer.js";
 import { DecodeError } from "../wire/varint.js";
+import { NoiseResponder } from "../crypto/noise-handshake.js";
+import type { ResponderSecurity } from "../crypto/security.js";
+import { assertKeyPair } from "../crypto/keys.js";
 
 export interface IncomingTransfer {
   id: string;
@@ -47,7 +56,9 @@ export type ReceiverEvent =
 export interface ReceiverEndpointOptions {
   config: ConnectionConfig;
   local: LocalIdentity;
-  handshake?: () => HandshakeResponder;
+  handshake?: (sessionId: string) => HandshakeResponder;
+  /** key pair and policy for the authenticated handshake; absent: plain handshake (cipher none) */
+  security?: ResponderSecurity;
   /** admission policy after the handshake (allow-lists, session limits); null admits */
   admit?(peer: PeerInfo, from: string): HandshakeFailure | null;
   /**
@@ -133,7 +144,9 @@ export class ReceiverEndpoint {
   private pendingWrites = 0;
   private rr = 0;
 
-  constructor(private readonly options: ReceiverEndpointOptions) {}
+  constructor(private readonly options: ReceiverEndpointOptions) {
+    if (options.security) assertKeyPair(options.security.keyPair);
+  }
 
   get sessionCount(): number {
     return this.sessions.size;
@@ -203,10 +216,11 @@ export class ReceiverEndpoint {
       this.packetsInvalid++;
       return;
     }
-    const responder =
-      this.options.handshake?.() ??
-      new PlainHandshakeResponder(this.options.local, this.options.config.datagramSize);
-    const result = responder.onHello(hello);
+    const result = this.responder(sessionId).onHello(hello);
+    if (isFailure(result) && result.drop) {
+      this.packetsInvalid++;
+      return;
+    }
     let failure: HandshakeFailure | null = isFailure(result) ? result : null;
     if (!failure && !isFailure(result)) {
       failure = this.options.admit?.(result.outcome.peer, from) ?? null;
@@ -217,7 +231,8 @@ export class ReceiverEndpoint {
     if (failure || isFailure(result)) {
       const f = failure ?? { error: "PROTOCOL", message: "handshake failed" };
       this.events.push({ type: "sessionRejected", from, code: f.error, message: f.message });
-      this.outbox.push({ datagram: this.statelessClose(sessionId, f.error, f.message), to: from });
+      const reply = isFailure(result) ? result.reply : undefined;
+      this.outbox.push({ datagram: this.statelessClose(sessionId, f.error, f.message, reply), to: from });
       return;
     }
     const session = new RecvSession(sessionId, from, this);
@@ -232,8 +247,16 @@ export class ReceiverEndpoint {
     this.events.push({ type: "sessionOpened", session: sessionId, from, peer: result.outcome.peer });
   }
 
-  private statelessClose(sessionId: string, code: string, reason: string): Uint8Array {
-    const frame = encodeCloseFrame(code, reason);
+  private responder(sessionId: string): HandshakeResponder {
+    const { handshake, security, local, config } = this.options;
+    if (handshake) return handshake(sessionId);
+    if (security) return new NoiseResponder(security, local, config.datagramSize, sessionId);
+    return new PlainHandshakeResponder(local, config.datagramSize);
+  }
+
+  private statelessClose(sessionId: string, code: string, reason: string, reply?: Uint8Array): Uint8Array {
+    const close = encodeCloseFrame(code, reason);
+    const frame = reply ? Buffer.concat([encodeHandshakeFrame(reply), close]) : close;
     const buf = new Uint8Array(HEADER_SIZE + frame.length + 4);
     writeHeader(buf, { version: PROTOCOL_VERSION, type: PacketType.Handshake, sessionId, packetNumber: 0 });
     buf.set(frame, HEADER_SIZE);

@@ -23,6 +23,10 @@ import {
   type ControlMessage,
 } from "../transfer/messages.js";
 import { SendTransfer, type ReadRequest, type TransferSpec } from "../transfer/send-transfer.js";
+import { NoiseInitiator } from "../crypto/noise-handshake.js";
+import { assertKeyPair, assertUsablePublicKey, decodePublicKey } from "../crypto/keys.js";
+import { offersFor } from "../crypto/ciphers.js";
+import type { InitiatorSecurity } from "../crypto/security.js";
 
 export type SenderEvent =
   | { type: "connected"; peer: PeerInfo }
@@ -39,7 +43,12 @@ export interface SenderEndpointOptions {
   config: ConnectionConfig;
   local: LocalIdentity;
   randomBytes(n: number): Uint8Array;
-  handshake?: () => HandshakeInitiator;
+  handshake?: (sessionId: string) => HandshakeInitiator;
+  /**
+   * key pair and policy for the authenticated handshake; absent: plain handshake (cipher none).
+   * Without `peerPublicKey` the first handshake learns the receiver's key and later ones require it.
+   */
+  security?: InitiatorSecurity;
   /**
    * bytes of file data read ahead or kept for retransmission, per transfer: at least this
    * (default 16 MiB), and four bandwidth-delay products of the current path
@@ -73,9 +82,13 @@ export class SenderEndpoint implements ConnectionHandler {
   private readonly retired = new ConnectionCounters();
   /** per transfer: [bytes acknowledged, when that figure last grew] */
   private readonly progress = new Map<string, [number, Micros]>();
+  /** the receiver's key learned on first use, required from the next handshake on */
+  private learnedPeerKey: Uint8Array | null = null;
 
   constructor(private readonly options: SenderEndpointOptions) {
     this.backoff = options.reconnectInitial ?? 1_000_000;
+    if (options.security) assertKeyPair(options.security.keyPair);
+    if (options.security?.peerPublicKey) assertUsablePublicKey(options.security.peerPublicKey);
   }
 
   get state(): "disconnected" | "negotiating" | "connected" {
@@ -97,12 +110,31 @@ export class SenderEndpoint implements ConnectionHandler {
     this.reconnectAt = null;
     const idBytes = this.options.randomBytes(8);
     const sessionId = Array.from(idBytes, (b) => b.toString(16).padStart(2, "0")).join("");
-    const initiator =
-      this.options.handshake?.() ??
-      new PlainHandshakeInitiator(this.options.local, this.options.config.datagramSize);
+    const initiator = this.initiator(sessionId);
     this.byNumber = new Map();
     this.sending = [];
     this.connection = new Connection("initiator", sessionId, this.options.config, this, now, { initiator });
+  }
+
+  private initiator(sessionId: string): HandshakeInitiator {
+    const { handshake, security, local, config } = this.options;
+    if (handshake) return handshake(sessionId);
+    if (!security) return new PlainHandshakeInitiator(local, config.datagramSize);
+    const peerPublicKey = security.peerPublicKey ?? this.learnedPeerKey;
+    return new NoiseInitiator({ ...security, peerPublicKey }, local, config.datagramSize, sessionId);
+  }
+
+  /** The receiver key the handshake requires (given, or learned on first use); null if none yet. */
+  get peerPublicKey(): Uint8Array | null {
+    return this.options.security?.peerPublicKey ?? this.learnedPeerKey;
+  }
+
+  /** Whether sessions are (or, before a handshake, will be) encrypted. */
+  get encryptionEnabled(): boolean {
+    const peer = this.connection?.state === "established" ? this.connection.peer : null;
+    if (peer) return peer.cipher !== "none";
+    const s = this.options.security;
+    return s !== undefined && (offersFor(s)[0] ?? "none") !== "none";
   }
 
   addTransfer(now: Micros, spec: TransferSpec): SendTransfer {
@@ -250,6 +282,7 @@ export class SenderEndpoint implements ConnectionHandler {
 
   onEstablished(peer: PeerInfo): void {
     this.lastError = null;
+    if (peer.keyLearned && peer.publicKey) this.learnedPeerKey = decodePublicKey(peer.publicKey);
     this.backoff = this.options.reconnectInitial ?? 1_000_000;
     this.events.push({ type: "connected", peer });
     for (const t of this.transfers.values()) this.announce(t);

@@ -5,6 +5,10 @@
 import type { Micros } from "../time.js";
 import type { ConnectionCounters } from "../transport/counters.js";
 import type { SenderEndpoint } from "./sender.js";
+import type { ReceiverEndpoint } from "./receiver.js";
+import type { Connection } from "../transport/connection.js";
+import { AeadProtection, type ProtectionStats } from "../crypto/aead-protection.js";
+import { encodePublicKey } from "../crypto/keys.js";
 
 export interface SenderStats {
   state: "disconnected" | "negotiating" | "connected";
@@ -25,6 +29,14 @@ export interface SenderStats {
   controllerState: string | null;
   rateControllerActive: boolean;
   cipher: string | null;
+  /** negotiated cipher is not none; before a handshake, whether the configuration encrypts */
+  encryptionEnabled: boolean;
+  /** the receiver's key (base64url) the handshake requires: given, or learned on first use; null before */
+  peerPublicKey: string | null;
+  /** the live session learned peerPublicKey by trust on first use: the caller should pin it */
+  peerKeyLearned: boolean;
+  /** AEAD drops of the live session (replayed, too old, unauthentic) and key updates; null if none */
+  protection: ProtectionStats | null;
   protocolVersion: number | null;
   peerServerId: string | null;
   peerServerUid: string | null;
@@ -53,10 +65,50 @@ export function senderStats(endpoint: SenderEndpoint): SenderStats {
     controllerState: controller?.stateName() ?? null,
     rateControllerActive: controller ? controller.active : endpoint.rateControlMethod !== "fixed",
     cipher: live?.peer?.cipher ?? null,
+    encryptionEnabled: endpoint.encryptionEnabled,
+    peerPublicKey: endpoint.peerPublicKey ? encodePublicKey(endpoint.peerPublicKey) : null,
+    peerKeyLearned: live?.peer?.keyLearned ?? false,
+    protection: live ? protectionStats(live) : null,
     protocolVersion: live?.peer?.protocolVersion ?? null,
     peerServerId: live?.peer?.serverId ?? null,
     peerServerUid: live?.peer?.serverUid ?? null,
     connectTime: live?.connectTime ?? null,
     lastError: endpoint.lastError,
+  };
+}
+
+function protectionStats(c: Connection): ProtectionStats | null {
+  const p = c.packetProtection;
+  return p instanceof AeadProtection ? { ...p.stats } : null;
+}
+
+/** What a receiver knows of one session's sender, e.g. to credit its transfers to the key's user. */
+export interface ReceiverSessionStats {
+  /** the initiator's static public key (base64url), proven by the handshake; null for a plain session */
+  peerPublicKey: string | null;
+  cipher: string;
+  encryptionEnabled: boolean;
+  protocolVersion: number;
+  peerServerId: string | null;
+  peerServerUid: string | null;
+  protection: ProtectionStats | null;
+  counters: ConnectionCounters;
+}
+
+export function receiverSessionStats(
+  endpoint: ReceiverEndpoint,
+  sessionId: string,
+): ReceiverSessionStats | null {
+  const c = endpoint.session(sessionId);
+  if (!c?.peer) return null;
+  return {
+    peerPublicKey: c.peer.publicKey,
+    cipher: c.peer.cipher,
+    encryptionEnabled: c.peer.cipher !== "none",
+    protocolVersion: c.peer.protocolVersion,
+    peerServerId: c.peer.serverId,
+    peerServerUid: c.peer.serverUid,
+    protection: protectionStats(c),
+    counters: c.counters,
   };
 }

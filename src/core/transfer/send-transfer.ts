@@ -38,6 +38,11 @@ export interface TransferProgress {
   /** file bytes put into DATA packets, retransmissions included */
   bytesSent: number;
   bytesRetransmitted: number;
+  /** DATA frames sent (one block each), retransmissions included */
+  blocksSent: number;
+  blocksRetransmitted: number;
+  /** bytes of the DATA frames sent (frame headers included, packet headers not) */
+  frameBytesSent: number;
   blocksAcked: number;
   blocksTotal: number;
   filesTotal: number;
@@ -88,6 +93,9 @@ export class SendTransfer {
   bytesAcked = 0;
   bytesSent = 0;
   bytesRetransmitted = 0;
+  blocksSent = 0;
+  blocksRetransmitted = 0;
+  frameBytesSent = 0;
   readonly totalBytes: number;
 
   private curFile = 0;
@@ -139,6 +147,9 @@ export class SendTransfer {
       bytesAcked: this.bytesAcked,
       bytesSent: this.bytesSent,
       bytesRetransmitted: this.bytesRetransmitted,
+      blocksSent: this.blocksSent,
+      blocksRetransmitted: this.blocksRetransmitted,
+      frameBytesSent: this.frameBytesSent,
       blocksAcked,
       blocksTotal,
       filesTotal: this.files.length,
@@ -441,7 +452,12 @@ export class SendTransfer {
     });
     const retransmission = fromQueue || !f.sent.set(block);
     this.bytesSent += len;
-    if (retransmission) this.bytesRetransmitted += len;
+    this.blocksSent++;
+    this.frameBytesSent += end - pos;
+    if (retransmission) {
+      this.bytesRetransmitted += len;
+      this.blocksRetransmitted++;
+    }
     return { end, file, block, retransmission };
   }
 

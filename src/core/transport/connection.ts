@@ -159,6 +159,11 @@ export class Connection {
     return Connection.blockSizeFor(this.datagramSize);
   }
 
+  /** the current seal/open of Established packets (its statistics, for an AEAD) */
+  get packetProtection(): PacketProtection {
+    return this.protection;
+  }
+
   get rateController(): RateController {
     return this.controller;
   }
@@ -337,6 +342,7 @@ export class Connection {
       const result = this.handshake.initiator.onReply(f.data);
       if (isFailure(result)) {
         this.counters.packetsInvalid++;
+        if (result.drop) continue;
         this.finish(result.error, result.message, false);
         return;
       }

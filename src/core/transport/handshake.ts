@@ -14,6 +14,8 @@ export interface PeerInfo {
   /** the peer's long-term public key, when the handshake authenticated one */
   publicKey: string | null;
   cipher: string;
+  /** initiator: publicKey was learned in this handshake (trust on first use), not pinned beforehand */
+  keyLearned?: boolean;
 }
 
 export interface HandshakeOutcome {
@@ -27,6 +29,13 @@ export interface HandshakeFailure {
   /** a Connection `lastError` code (api.md §6.4), e.g. VERSION_MISMATCH, NOT_AUTHORIZED */
   error: string;
   message: string;
+  /**
+   * The message did not authenticate or parse (corrupted, forged, random): count it as invalid,
+   * answer nothing and keep waiting; the genuine message may still arrive.
+   */
+  drop?: boolean;
+  /** responder: an authenticated refusal for the initiator, sent in a HANDSHAKE frame before the CLOSE */
+  reply?: Uint8Array;
 }
 
 export interface HandshakeInitiator {
@@ -50,6 +59,10 @@ interface PlainHello {
   serverUid: string | null;
   datagramSize: number;
 }
+
+/** first byte of a Noise hello (src/core/crypto/noise-handshake.ts); a plain hello starts with "{" */
+const NOISE_IK = 0x01;
+const NOISE_IX = 0x02;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -106,7 +119,7 @@ export class PlainHandshakeInitiator implements HandshakeInitiator {
   onReply(data: Uint8Array): HandshakeOutcome | HandshakeFailure {
     const h = parseHello(data);
     if (h === null || h.versions.length !== 1)
-      return { error: "PROTOCOL", message: "malformed handshake reply" };
+      return { error: "PROTOCOL", message: "malformed handshake reply", drop: true };
     if (!SUPPORTED_VERSIONS.includes(h.versions[0]!)) {
       return { error: "VERSION_MISMATCH", message: `receiver chose unsupported version ${h.versions[0]}` };
     }
@@ -121,6 +134,12 @@ export class PlainHandshakeResponder implements HandshakeResponder {
   ) {}
 
   onHello(data: Uint8Array): { reply: Uint8Array; outcome: HandshakeOutcome } | HandshakeFailure {
+    if (data[0] === NOISE_IK || data[0] === NOISE_IX) {
+      return {
+        error: "CIPHER_REJECTED",
+        message: "this receiver has no key pair and accepts only unencrypted (none) sessions",
+      };
+    }
     const h = parseHello(data);
     if (h === null) return { error: "PROTOCOL", message: "malformed handshake" };
     const version = Math.max(...h.versions.filter((v) => SUPPORTED_VERSIONS.includes(v)), -1);

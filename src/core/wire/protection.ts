@@ -1,7 +1,7 @@
 /**
  * The seal/open hook every packet passes through. Unencrypted sessions use a CRC-32C trailer;
- * the encryption layer supplies an AEAD implementation of the same interface, with the header as
- * associated data and the nonce derived from the packet number.
+ * encrypted ones use AeadProtection (src/core/crypto/aead-protection.ts), with the header as
+ * associated data, the nonce derived from the packet number and a replay window.
  */
 import { crc32c } from "./crc32c.js";
 
@@ -41,5 +41,8 @@ export class ChecksumProtection implements PacketProtection {
   }
 }
 
-/** The AEAD tag size every protection reserves, so the block size does not depend on the cipher. */
+/**
+ * The trailer room every block size reserves: the 16-byte tag of AES-256-GCM and
+ * ChaCha20-Poly1305, the largest trailer, so the block size does not depend on the cipher.
+ */
 export const MAX_PROTECTION_OVERHEAD = 16;

@@ -3,7 +3,8 @@
  * writes blocks through FileSinks (part file beside the target, renamed once the SHA-256 matches),
  * resumes from live sinks or checkpoints, and reports how each transfer ended.
  */
-import type { LocalIdentity } from "../../core/transport/handshake.js";
+import type { LocalIdentity, PeerInfo } from "../../core/transport/handshake.js";
+import type { ResponderSecurity } from "../../core/crypto/security.js";
 import { randomBytes } from "node:crypto";
 import {
   ReceiverEndpoint,
@@ -13,13 +14,15 @@ import {
 } from "../../core/endpoint/receiver.js";
 import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from "../../core/transport/connection.js";
 import { CheckpointStore } from "../checkpoint-store.js";
-import { UdpSocket, type UdpEndpoint } from "../udp-socket.js";
+import { UdpSocket, type DatagramTransport, type UdpEndpoint } from "../udp-socket.js";
 import { monotonicMicros } from "./clock.js";
 import { PumpScheduler } from "./pump-scheduler.js";
 import { PathRefusedError, ReceiverFiles } from "./receiver-files.js";
 
 export interface UdpReceiverOptions {
   host: string;
+  /** datagrams go through this instead of an own socket at host:port (e.g. a relay's public port) */
+  transport?: DatagramTransport;
   /** 0 picks a free port */
   port: number;
   /** absolute sandbox directory every received path lands under */
@@ -36,8 +39,20 @@ export interface UdpReceiverOptions {
   maxPendingWriteBytes?: number;
   /** this server's identity, sent in handshake replies */
   identity?: LocalIdentity;
-  /** decides whether a transfer may be written at all; a refusal names its code and reason */
-  admitTransfer?: (transfer: IncomingTransfer) => { code: string; message: string } | null;
+  /**
+   * decides whether a transfer may be written at all; a refusal names its code and reason. `peer`
+   * is the sending session's (peer.publicKey: the sender's key proven by the handshake, or null)
+   */
+  admitTransfer?: (
+    transfer: IncomingTransfer,
+    peer: PeerInfo | null,
+  ) => { code: string; message: string } | null;
+  /** key pair and policy for the authenticated handshake; absent: plain sessions only */
+  security?: ResponderSecurity;
+  /** sessions opened, closed or refused at the handshake (e.g. NOT_AUTHORIZED, KEY_MISMATCH) */
+  onSessionEvent?: (
+    e: Extract<ReceiverEvent, { type: "sessionOpened" | "sessionClosed" | "sessionRejected" }>,
+  ) => void;
 }
 
 export interface TransferEnd {
@@ -82,7 +97,7 @@ export class UdpReceiver {
   private closed = false;
 
   private constructor(
-    private readonly socket: UdpSocket,
+    private readonly socket: DatagramTransport,
     private readonly options: UdpReceiverOptions,
     private readonly store: CheckpointStore | null,
   ) {
@@ -90,6 +105,7 @@ export class UdpReceiver {
       config: { ...DEFAULT_CONNECTION_CONFIG, pacerMaxBurst: 2_000, ...options.config },
       local: options.identity ?? { serverId: null, serverUid: null },
       maxPendingWriteBytes: options.maxPendingWriteBytes,
+      security: options.security,
     });
     this.scheduler = new PumpScheduler(() => this.pump());
     socket.onDatagram((data, from) => {
@@ -107,12 +123,14 @@ export class UdpReceiver {
 
   static async open(options: UdpReceiverOptions): Promise<UdpReceiver> {
     const store = options.checkpointDir ? await CheckpointStore.open(options.checkpointDir) : null;
-    const socket = await UdpSocket.open({
-      host: options.host,
-      port: options.port,
-      recvBufferSize: options.recvBufferSize ?? 8 * 1024 * 1024,
-      sendBufferSize: options.sendBufferSize ?? 1024 * 1024,
-    });
+    const socket =
+      options.transport ??
+      (await UdpSocket.open({
+        host: options.host,
+        port: options.port,
+        recvBufferSize: options.recvBufferSize ?? 8 * 1024 * 1024,
+        sendBufferSize: options.sendBufferSize ?? 1024 * 1024,
+      }));
     return new UdpReceiver(socket, options, store);
   }
 
@@ -180,7 +198,12 @@ export class UdpReceiver {
   private onEvent(e: ReceiverEvent): void {
     switch (e.type) {
       case "transferRequest":
-        this.onRequest(e.transfer);
+        this.onRequest(e.transfer, this.endpoint.session(e.session)?.peer ?? null);
+        break;
+      case "sessionOpened":
+      case "sessionClosed":
+      case "sessionRejected":
+        this.options.onSessionEvent?.(e);
         break;
       case "write":
         this.onWrite(e.transfer, e.file, e.offset, e.data);
@@ -199,7 +222,7 @@ export class UdpReceiver {
     }
   }
 
-  private onRequest(transfer: IncomingTransfer): void {
+  private onRequest(transfer: IncomingTransfer, peer: PeerInfo | null): void {
     this.ended.delete(transfer.id);
     const previous = this.incoming.get(transfer.id);
     if (previous) {
@@ -214,7 +237,7 @@ export class UdpReceiver {
       });
       return;
     }
-    const refusal = this.options.admitTransfer?.(transfer) ?? null;
+    const refusal = this.options.admitTransfer?.(transfer, peer) ?? null;
     if (refusal) {
       this.endpoint.refuseTransfer(transfer.id, refusal.code, refusal.message);
       this.announceEnd({ transfer: transfer.id, outcome: "refused", message: refusal.message });

@@ -5,17 +5,21 @@
 import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import type { LocalIdentity } from "../../core/transport/handshake.js";
+import type { InitiatorSecurity } from "../../core/crypto/security.js";
 import { SenderEndpoint, type SenderEvent } from "../../core/endpoint/sender.js";
 import type { Micros } from "../../core/time.js";
-import type { TransferFileSpec, Overwrite } from "../../core/transfer/send-transfer.js";
+import type { SendTransfer, TransferFileSpec, Overwrite } from "../../core/transfer/send-transfer.js";
+import type { CancelReason } from "../../core/transfer/messages.js";
 import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from "../../core/transport/connection.js";
 import { FileChangedError, FileSource } from "../file-source.js";
-import { UdpSocket, type UdpEndpoint } from "../udp-socket.js";
+import { UdpSocket, type DatagramTransport, type UdpEndpoint } from "../udp-socket.js";
 import { monotonicMicros } from "./clock.js";
 import { PumpScheduler } from "./pump-scheduler.js";
 
 export interface UdpSenderOptions {
   host: string;
+  /** datagrams go through this instead of an own socket (e.g. a sender-side relay's channel) */
+  transport?: DatagramTransport;
   port: number;
   config?: Partial<ConnectionConfig>;
   /** local address to bind; default "127.0.0.1" or "::1" matching the peer, port 0 */
@@ -28,6 +32,11 @@ export interface UdpSenderOptions {
   readBudget?: number;
   /** this server's identity, sent in the handshake */
   identity?: LocalIdentity;
+  /**
+   * key pair, pinned receiver key and cipher policy for the authenticated handshake; absent: plain
+   * (cipher none). Learned key, cipher and state: senderStats(sender.endpoint).
+   */
+  security?: InitiatorSecurity;
 }
 
 export interface SendFileEntry {
@@ -43,6 +52,8 @@ export interface SendSpec {
   destinationPath: string;
   overwrite?: Overwrite;
   files: SendFileEntry[];
+  /** continue an earlier run: wait for the receiver's block map instead of sending at once */
+  resumed?: boolean;
 }
 
 export interface SendResult {
@@ -88,10 +99,11 @@ export class UdpSender {
   readonly endpoint: SenderEndpoint;
   private readonly scheduler: PumpScheduler;
   private readonly active = new Map<string, ActiveSend>();
+  private readonly listeners = new Set<(e: SenderEvent) => void>();
   private closed = false;
 
   private constructor(
-    private readonly socket: UdpSocket,
+    private readonly socket: DatagramTransport,
     options: UdpSenderOptions,
   ) {
     this.endpoint = new SenderEndpoint({
@@ -100,6 +112,7 @@ export class UdpSender {
       randomBytes: (n) => randomBytes(n),
       stallTimeout: options.stallTimeout,
       readBudget: options.readBudget,
+      security: options.security,
     });
     this.scheduler = new PumpScheduler(() => this.pump());
     socket.onDatagram((data) => {
@@ -110,14 +123,16 @@ export class UdpSender {
 
   static async open(options: UdpSenderOptions): Promise<UdpSender> {
     const ipv6 = options.host.includes(":");
-    const socket = await UdpSocket.open({
-      host: options.local?.host ?? (ipv6 ? "::1" : "127.0.0.1"),
-      port: options.local?.port ?? 0,
-      connectTo: { host: options.host, port: options.port },
-      recvBufferSize: options.recvBufferSize ?? 4 * 1024 * 1024,
-      sendBufferSize: options.sendBufferSize ?? 4 * 1024 * 1024,
-      maxQueuedSends: MAX_QUEUED_SENDS,
-    });
+    const socket =
+      options.transport ??
+      (await UdpSocket.open({
+        host: options.local?.host ?? (ipv6 ? "::1" : "127.0.0.1"),
+        port: options.local?.port ?? 0,
+        connectTo: { host: options.host, port: options.port },
+        recvBufferSize: options.recvBufferSize ?? 4 * 1024 * 1024,
+        sendBufferSize: options.sendBufferSize ?? 4 * 1024 * 1024,
+        maxQueuedSends: MAX_QUEUED_SENDS,
+      }));
     return new UdpSender(socket, options);
   }
 
@@ -159,9 +174,32 @@ export class UdpSender {
         destinationPath: spec.destinationPath,
         overwrite: spec.overwrite ?? "always",
         files: specs,
+        ...(spec.resumed ? { resumed: true } : {}),
       });
       this.pump();
     });
+  }
+
+  /** Sees every endpoint event (progress, connects, errors) after the sender has handled it. */
+  subscribe(listener: (e: SenderEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The core's state of a running transfer (progress, per-file status), if it is running. */
+  transfer(id: string): SendTransfer | undefined {
+    return this.active.has(id) ? this.endpoint.activeTransfers.find((t) => t.id === id) : undefined;
+  }
+
+  /**
+   * Stops a running transfer and tells the receiver why (`suspend` keeps its partial files,
+   * `cancel` deletes them); its `send()` resolves with code CANCELLED.
+   */
+  stop(id: string, reason: CancelReason, message = ""): void {
+    if (!this.active.has(id)) return;
+    this.endpoint.removeTransfer(monotonicMicros(), id, reason, message);
+    this.finish(id, { ok: false, id, code: "CANCELLED", message: message || reason });
+    this.scheduler.soon();
   }
 
   stats(): UdpSenderStats {
@@ -253,6 +291,7 @@ export class UdpSender {
       default:
         break;
     }
+    for (const listener of this.listeners) listener(e);
   }
 
   private serveRead(id: string, file: number, offset: number, length: number): void {

@@ -7,6 +7,7 @@ import { senderStats } from "../../core/endpoint/stats.js";
 import { bytesPerSecondToKbps } from "../../core/time.js";
 import { toEpochMicros, epochMicrosNow } from "../../io/drivers/clock.js";
 import type { UdpSender } from "../../io/drivers/udp-sender.js";
+import type { RateControl } from "../send/records.js";
 
 export interface ConnectionStructure {
   connectionId: string;
@@ -23,7 +24,7 @@ export interface ConnectionStructure {
   lastSendTime: number | null;
   numTransfersQueued: number;
   rateControllerActive: boolean;
-  rateControlMethod: string;
+  rateControlMethod: RateControl;
   relayIP: string | null;
   relayPort: number | null;
   roundTripTimeMs: number | null;
@@ -72,11 +73,16 @@ export interface DestinationView {
   destinationPort: number;
   localPort: number;
   owner: string;
-  rateControlMethod: string;
+  rateControlMethod: RateControl;
   /** kbps */
   sendRate: number;
   sendRateMin: number;
   sendRateMax: number;
+  destinationPublicKey?: string | null;
+  relayIP?: string | null;
+  relayPort?: number | null;
+  /** an error outside the session (DNS, socket bind); takes precedence over the session's */
+  linkError?: { code: string; message: string } | null;
 }
 
 export interface TransferCounts {
@@ -84,11 +90,25 @@ export interface TransferCounts {
   active: number;
 }
 
+const NO_COUNTERS = {
+  bytesSent: 0,
+  bytesRecv: 0,
+  packetsSent: 0,
+  packetsRecv: 0,
+  packetsInvalid: 0,
+  dataPacketsSent: 0,
+  dataPacketsLost: 0,
+  dataPacketsRetransmitted: 0,
+};
+type Cumulative = typeof NO_COUNTERS;
+
 interface Tick {
   bytesSent: number;
   dataPacketsSent: number;
   dataPacketsLost: number;
   active: boolean;
+  /** seconds this tick covers, measured (a late timer must not inflate the rates) */
+  seconds: number;
 }
 
 export class ConnectionMonitor {
@@ -97,15 +117,28 @@ export class ConnectionMonitor {
   private readonly ticks: Tick[] = [];
   private activeSeconds = 0;
   private bytesWhileActive = 0;
-  private previous: Tick = { bytesSent: 0, dataPacketsSent: 0, dataPacketsLost: 0, active: false };
+  private previous: Tick = {
+    bytesSent: 0,
+    dataPacketsSent: 0,
+    dataPacketsLost: 0,
+    active: false,
+    seconds: 0,
+  };
+  private lastBuild = performance.now();
   private lastPeer: { serverId: string | null; serverUid: string | null } = {
     serverId: null,
     serverUid: null,
   };
   private timer: NodeJS.Timeout | null = null;
+  /** totals of senders replaced since (a reconnect with new settings opens a new socket) */
+  private base: Cumulative = { ...NO_COUNTERS };
+  private current: UdpSender | null = null;
+  private currentTotals: Cumulative = { ...NO_COUNTERS };
+  private lastTimes = { send: null as number | null, recv: null as number | null };
 
+  /** `sender` may be absent (address not resolved yet, socket not bound) or replaced over time. */
   constructor(
-    private readonly sender: UdpSender,
+    private readonly sender: () => UdpSender | null,
     private readonly destination: () => DestinationView,
     private readonly counts: () => TransferCounts,
     private readonly windowSeconds = 5,
@@ -135,23 +168,51 @@ export class ConnectionMonitor {
 
   private build(): ConnectionStructure {
     const dest = this.destination();
-    const stats = senderStats(this.sender.endpoint);
-    const socket = this.sender.stats();
+    const sender = this.sender();
+    if (sender !== this.current) {
+      this.base = add(this.base, this.currentTotals);
+      this.current = sender;
+      this.currentTotals = { ...NO_COUNTERS };
+    }
+    const stats = sender ? senderStats(sender.endpoint) : null;
+    const socket = sender?.stats() ?? null;
     const counts = this.counts();
-    const c = stats.counters;
-    if (stats.peerServerUid !== null || stats.peerServerId !== null) {
+    if (stats) {
+      const t = stats.counters;
+      this.currentTotals = {
+        bytesSent: t.bytesSent,
+        bytesRecv: t.bytesRecv,
+        packetsSent: t.packetsSent,
+        packetsRecv: t.packetsRecv,
+        packetsInvalid: t.packetsInvalid,
+        dataPacketsSent: t.dataPacketsSent,
+        dataPacketsLost: t.dataPacketsLost,
+        dataPacketsRetransmitted: t.dataPacketsRetransmitted,
+      };
+      this.lastTimes = {
+        send: t.lastSendTime === null ? this.lastTimes.send : toEpochMicros(t.lastSendTime),
+        recv: t.lastRecvTime === null ? this.lastTimes.recv : toEpochMicros(t.lastRecvTime),
+      };
+    }
+    const c = add(this.base, this.currentTotals);
+    const error = dest.linkError ?? stats?.lastError ?? null;
+    if (stats && (stats.peerServerUid !== null || stats.peerServerId !== null)) {
       this.lastPeer = { serverId: stats.peerServerId, serverUid: stats.peerServerUid };
     }
     // Per-second counters: the averages count only seconds in which a transfer was transferring.
+    const now = performance.now();
+    const seconds = (now - this.lastBuild) / 1000;
+    this.lastBuild = now;
     const tick: Tick = {
       bytesSent: c.bytesSent,
       dataPacketsSent: c.dataPacketsSent,
       dataPacketsLost: c.dataPacketsLost,
       active: counts.active > 0,
+      seconds,
     };
     const sent = tick.bytesSent - this.previous.bytesSent;
     if (tick.active || this.previous.active) {
-      this.activeSeconds++;
+      this.activeSeconds += seconds;
       this.bytesWhileActive += sent;
     }
     this.ticks.push({
@@ -159,9 +220,11 @@ export class ConnectionMonitor {
       dataPacketsSent: tick.dataPacketsSent - this.previous.dataPacketsSent,
       dataPacketsLost: tick.dataPacketsLost - this.previous.dataPacketsLost,
       active: tick.active,
+      seconds,
     });
     while (this.ticks.length > this.windowSeconds) this.ticks.shift();
     this.previous = tick;
+    const windowSeconds = this.ticks.reduce((a, t) => a + t.seconds, 0);
     const windowBytes = this.ticks.reduce((a, t) => a + t.bytesSent, 0);
     const windowSent = this.ticks.reduce((a, t) => a + t.dataPacketsSent, 0);
     const windowLost = this.ticks.reduce((a, t) => a + t.dataPacketsLost, 0);
@@ -171,40 +234,40 @@ export class ConnectionMonitor {
       connectionId: dest.connectionId,
       destinationIP: dest.destinationIP,
       destinationPort: dest.destinationPort,
-      destinationPublicKey: null,
-      encryptedConnectionState: stats.state,
-      encryptionEnabled: stats.cipher !== null && stats.cipher !== "none",
+      destinationPublicKey: dest.destinationPublicKey ?? null,
+      encryptedConnectionState: stats?.state ?? "disconnected",
+      encryptionEnabled: stats?.cipher ? stats.cipher !== "none" : false,
       lastDestinationServerId: this.lastPeer.serverId,
       lastDestinationServerUid: this.lastPeer.serverUid,
-      lastError: stats.lastError?.code ?? null,
-      lastErrorMessage: stats.lastError
-        ? `${dest.destinationIP}:${dest.destinationPort}: ${stats.lastError.message}`
+      lastError: error?.code ?? null,
+      lastErrorMessage: error
+        ? `${dest.destinationIP || dest.destinationAddress}:${dest.destinationPort}: ${error.message}`
         : null,
-      lastRecvTime: epoch(c.lastRecvTime),
-      lastSendTime: epoch(c.lastSendTime),
+      lastRecvTime: this.lastTimes.recv === null ? null : Math.round(this.lastTimes.recv),
+      lastSendTime: this.lastTimes.send === null ? null : Math.round(this.lastTimes.send),
       numTransfersQueued: counts.queued,
-      rateControllerActive: stats.rateControllerActive,
+      rateControllerActive: stats?.rateControllerActive ?? dest.rateControlMethod !== "fixed",
       rateControlMethod: dest.rateControlMethod,
-      relayIP: null,
-      relayPort: null,
-      roundTripTimeMs: ms(stats.smoothedRtt),
-      senderIP: socket.local.address,
-      senderPort: socket.local.port,
+      relayIP: dest.relayIP ?? null,
+      relayPort: dest.relayPort ?? null,
+      roundTripTimeMs: ms(stats?.smoothedRtt ?? null),
+      senderIP: socket?.local.address ?? "",
+      senderPort: socket?.local.port ?? 0,
       sendRate: dest.sendRate,
       sendRateAverage:
         this.activeSeconds > 0 ? Math.round((this.bytesWhileActive * 8) / 1000 / this.activeSeconds) : 0,
-      sendRateAverageWindow: Math.round((windowBytes * 8) / 1000 / this.windowSeconds),
+      sendRateAverageWindow: windowSeconds > 0 ? Math.round((windowBytes * 8) / 1000 / windowSeconds) : 0,
       sendRateMax: dest.sendRateMax,
       sendRateMin: dest.sendRateMin,
       snapshotTime: epochMicrosNow(),
-      socketRecvBufferSize: socket.grantedRecvBufferSize,
-      socketSendBufferSize: socket.grantedSendBufferSize,
+      socketRecvBufferSize: socket?.grantedRecvBufferSize ?? 0,
+      socketSendBufferSize: socket?.grantedSendBufferSize ?? 0,
       bottleneckRateEstimate:
-        stats.bottleneckEstimate === null ? null : bytesPerSecondToKbps(stats.bottleneckEstimate),
+        stats?.bottleneckEstimate == null ? null : bytesPerSecondToKbps(stats.bottleneckEstimate),
       bytesRecv: c.bytesRecv,
       bytesSent: c.bytesSent,
-      cipher: stats.cipher,
-      connectTime: epoch(stats.connectTime),
+      cipher: stats?.cipher ?? null,
+      connectTime: epoch(stats?.connectTime ?? null),
       creationTime: this.creationTime,
       destinationAddress: dest.destinationAddress,
       destinationId: dest.destinationId,
@@ -212,17 +275,23 @@ export class ConnectionMonitor {
       lossPercentWindow: windowSent > 0 ? (windowLost / windowSent) * 100 : 0,
       numTransfersActive: counts.active,
       owner: dest.owner,
-      pacingRate: stats.pacingRate === null ? 0 : bytesPerSecondToKbps(stats.pacingRate),
+      pacingRate: stats?.pacingRate == null ? 0 : bytesPerSecondToKbps(stats.pacingRate),
       packetsInvalid: c.packetsInvalid,
       packetsLost: c.dataPacketsLost,
       packetsRecv: c.packetsRecv,
       packetsRetransmitted: c.dataPacketsRetransmitted,
       packetsSent: c.packetsSent,
-      protocolVersion: stats.protocolVersion,
-      receiverRateCap: stats.receiverRateCap === null ? null : bytesPerSecondToKbps(stats.receiverRateCap),
-      roundTripTimeMinMs: ms(stats.minRtt),
-      roundTripTimeVarMs: ms(stats.rttVariance),
+      protocolVersion: stats?.protocolVersion ?? null,
+      receiverRateCap: stats?.receiverRateCap == null ? null : bytesPerSecondToKbps(stats.receiverRateCap),
+      roundTripTimeMinMs: ms(stats?.minRtt ?? null),
+      roundTripTimeVarMs: ms(stats?.rttVariance ?? null),
       sendRateWindowSeconds: this.windowSeconds,
     };
   }
+}
+
+function add(a: Cumulative, b: Cumulative): Cumulative {
+  const sum = { ...a };
+  for (const key of Object.keys(sum) as (keyof Cumulative)[]) sum[key] += b[key];
+  return sum;
 }

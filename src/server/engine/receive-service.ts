@@ -4,7 +4,7 @@
  * sandbox. Until sender authorisation exists (the encryption work), every transfer is anonymous:
  * refused unless `--recv-allow-anonymous` is on, which itself needs a sandbox.
  */
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { ServerExtension, ServerHandle } from "../../api/extension.js";
 import type { RecvPort } from "../../api/schema/structures.js";
 import { UdpReceiver } from "../../io/drivers/udp-receiver.js";
@@ -40,6 +40,8 @@ export function receiveService(): ServerExtension {
               keepaliveInterval: o.keepaliveInterval * 1e6,
               peerTimeout: o.peerTimeout * 1e6,
             },
+            checkpointDir: join(server.state.stateDir.path, "checkpoints", String(port)),
+            checkpointIntervalMs: Math.max(1, o.checkpointFrequency) * 1000,
             recvBufferSize: o.socketRecvBuffer,
             sendBufferSize: o.socketSendBuffer,
             admitTransfer: () =>

@@ -21,6 +21,8 @@ import { bdpBytes, type LinkConfig, type LinkCounters } from "../link.js";
 import { bernoulli, noLoss, type LossModel } from "../loss.js";
 import { SimReceiverNode, SimSenderNode } from "./nodes.js";
 import { SyntheticFile } from "./synthetic-files.js";
+import { generateKeyPair } from "../../core/crypto/keys.js";
+import type { CipherName } from "../../core/crypto/ciphers.js";
 
 export interface SimFile {
   size: number;
@@ -62,6 +64,18 @@ export interface SimScenario {
   stallTimeoutS?: number;
   /** record a sample of the sender's state this often (virtual ms) */
   sampleEveryMs?: number;
+  /** run the authenticated handshake and per-packet AEAD (fresh keys per run; IK unless pinned=false) */
+  encryption?: {
+    cipher?: CipherName;
+    minCipher?: CipherName;
+    keyRotationPackets?: number;
+    pinned?: boolean;
+  };
+  /**
+   * an attacker on the data direction: sees each datagram the sender sends and returns what goes
+   * on the wire instead (nothing, a modified copy, old datagrams replayed, …)
+   */
+  middlebox?: (datagram: Uint8Array, now: Micros) => Uint8Array[];
 }
 
 export interface SimSample {
@@ -122,6 +136,14 @@ export function runSimTransfer(s: SimScenario): SimResult {
     },
   });
   path.addFlow("10.0.0.1", "10.0.0.2");
+  const middlebox = s.middlebox;
+  if (middlebox) {
+    const send = network.send.bind(network);
+    network.send = (from, to, datagram) => {
+      if (from !== "10.0.0.1:5000") return send(from, to, datagram);
+      for (const d of middlebox(datagram, loop.now)) send(from, to, d);
+    };
+  }
 
   const config: ConnectionConfig = {
     ...DEFAULT_CONNECTION_CONFIG,
@@ -135,17 +157,31 @@ export function runSimTransfer(s: SimScenario): SimResult {
     windowRttFloor: 0,
   };
   const idRng = rng.fork("ids");
+  const enc = s.encryption;
+  const receiverKeys = enc ? generateKeyPair() : null;
   const sender = new SenderEndpoint({
     config: { ...config },
     local: { serverId: "a".repeat(32), serverUid: "b".repeat(32) },
     randomBytes: (n) => Uint8Array.from({ length: n }, () => idRng.int(256)),
     readBudget: s.readBudget,
     stallTimeout: s.stallTimeoutS !== undefined ? s.stallTimeoutS * 1e6 : undefined,
+    security: enc && {
+      keyPair: generateKeyPair(),
+      peerPublicKey: enc.pinned === false ? null : receiverKeys!.publicKey,
+      cipher: enc.cipher,
+      minCipher: enc.minCipher,
+      keyRotationPackets: enc.keyRotationPackets,
+    },
   });
   const receiver = new ReceiverEndpoint({
     config: { ...config },
     local: { serverId: "c".repeat(32), serverUid: "d".repeat(32) },
     maxPendingWriteBytes: s.receiveBufferMiB !== undefined ? s.receiveBufferMiB * 2 ** 20 : undefined,
+    security: enc && {
+      keyPair: receiverKeys!,
+      minCipher: enc.minCipher,
+      keyRotationPackets: enc.keyRotationPackets,
+    },
   });
   const senderNode = new SimSenderNode("10.0.0.1:5000", "10.0.0.2:8886", loop, network, sender, 50);
   const receiverNode = new SimReceiverNode(

@@ -1,0 +1,158 @@
+/**
+ * `slipstream cp`, `status` and `api` against real server processes: a directory copied with
+ * an embedded sending server, a detached copy through a running server shown by `status`, and
+ * the usage errors.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { planCopy, parseRemote } from "../../src/cli/commands/cp.js";
+import { progressLine } from "../../src/cli/progress.js";
+import { CLI, launch, stop } from "../server/send/processes.js";
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } }, (error, stdout, stderr) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+test("cp copies a directory to a receiver with an embedded server; status shows a running server's work", async () => {
+  const base = await mkdtemp(join(tmpdir(), "slipstream-cp-"));
+  const receiver = await launch(join(base, "recv"), [
+    "--recv-port",
+    "0",
+    "--recv-allow-anonymous",
+    "--sandbox-dir",
+    join(base, "sandbox"),
+  ]);
+  try {
+    await mkdir(join(base, "src", "dir", "sub"), { recursive: true });
+    const a = randomBytes(2 * 1024 * 1024);
+    await writeFile(join(base, "src", "dir", "a.bin"), a);
+    await writeFile(join(base, "src", "dir", "sub", "b.txt"), "bee");
+    const copy = await cli([
+      "cp",
+      "-r",
+      "--state-dir",
+      join(base, "no-server-here"),
+      "--port",
+      String(receiver.recvPort),
+      "--json",
+      join(base, "src", "dir"),
+      "127.0.0.1:backup/dir",
+    ]);
+    assert.equal(copy.code, 0, copy.stderr);
+    assert.match(copy.stderr, /done: /);
+    const final = JSON.parse(copy.stdout) as { status: string; totalFiles: number };
+    assert.equal(final.status, "complete");
+    assert.equal(final.totalFiles, 2);
+    assert.equal(sha(await readFile(join(base, "sandbox", "backup", "dir", "a.bin"))), sha(a));
+    assert.equal(await readFile(join(base, "sandbox", "backup", "dir", "sub", "b.txt"), "utf8"), "bee");
+
+    // through a running server: detached, then visible in status and the API
+    const sender = await launch(join(base, "send"), ["--recv-port", "0"]);
+    try {
+      await writeFile(join(base, "big"), randomBytes(8 * 1024 * 1024));
+      const detached = await cli([
+        "cp",
+        "--state-dir",
+        sender.stateDir,
+        "--port",
+        String(receiver.recvPort),
+        "--rate-control",
+        "fixed",
+        "--rate",
+        "8000",
+        "--detach",
+        join(base, "big"),
+        "127.0.0.1:slow/",
+      ]);
+      assert.equal(detached.code, 0, detached.stderr);
+      const transferId = detached.stdout.trim();
+      assert.match(transferId, /^[0-9a-f]{32}$/);
+      const status = await cli(["status", "--state-dir", sender.stateDir]);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, new RegExp(`127\\.0\\.0\\.1:${receiver.recvPort}`));
+      assert.match(status.stdout, new RegExp(transferId));
+      const api = await cli([
+        "api",
+        "--state-dir",
+        sender.stateDir,
+        "getTransfer",
+        `--transferId=${transferId}`,
+      ]);
+      assert.equal(api.code, 0, api.stderr);
+      assert.equal((JSON.parse(api.stdout) as { transferId: string }).transferId, transferId);
+      await sender.api.call("send.cancelTransfer", { transferId });
+    } finally {
+      await stop(sender);
+    }
+  } finally {
+    await stop(receiver);
+    await rm(base, { recursive: true, force: true });
+  }
+});
+
+test("cp refuses bad operands with usage errors", async () => {
+  const missing = await cli(["cp", "/definitely/not/here", "127.0.0.1:x"]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /no such file/);
+  const dir = await mkdtemp(join(tmpdir(), "slipstream-cp-"));
+  try {
+    const noR = await cli(["cp", dir, "127.0.0.1:x"]);
+    assert.equal(noR.code, 2);
+    assert.match(noR.stderr, /-r/);
+    const local = await cli(["cp", dir, join(dir, "elsewhere")]);
+    assert.equal(local.code, 2);
+    assert.match(local.stderr, /TARGET must be host:path/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("operand parsing and scp naming", async () => {
+  assert.deepEqual(parseRemote("host:dir/x"), { user: null, host: "host", path: "dir/x" });
+  assert.deepEqual(parseRemote("bob@[::1]:p"), { user: "bob", host: "::1", path: "p" });
+  assert.equal(parseRemote("./a:b"), null);
+  assert.equal(parseRemote("/abs/a:b"), null);
+  const dir = await mkdtemp(join(tmpdir(), "slipstream-cp-"));
+  try {
+    await writeFile(join(dir, "f"), "x");
+    assert.deepEqual(await planCopy([join(dir, "f")], "out/name", false), {
+      destinationPath: "out",
+      mappings: [{ srcPath: join(dir, "f"), destPath: "name" }],
+    });
+    assert.deepEqual(await planCopy([join(dir, "f")], "out/", false), {
+      destinationPath: "out",
+      mappings: [{ srcPath: join(dir, "f"), destPath: "f" }],
+    });
+    assert.deepEqual(await planCopy([dir], "copy", true), {
+      destinationPath: "copy",
+      mappings: [{ srcPath: dir, destPath: "" }],
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const line = progressLine({
+    label: "run7",
+    status: "transferring",
+    bytesAcked: 1_520_000_000,
+    totalBytes: 3_240_000_000,
+    goodputAverageWindow: 861_000,
+    roundTripTimeMs: 142,
+    lossPercentWindow: 0.6,
+    connected: true,
+  });
+  assert.match(
+    line,
+    /^run7 {2}46% \[=+> +\] 1\.52 GB\/3\.24 GB {2}861 Mbit\/s {2}ETA 0:16 {2}rtt 142 ms {2}loss 0\.6%$/,
+  );
+});
