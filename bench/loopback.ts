@@ -1,9 +1,13 @@
 /**
  * Real-UDP loopback throughput: sender and receiver each in their own child process (compiled dist
- * files, so each peak RSS is that side's alone), one file of N MiB, unencrypted, once at a fixed
- * high rate and once adaptive.
+ * files, so each peak RSS and CPU time is that side's alone), one file of N MiB.
  *
- *   node dist/bench/loopback.js [--size-mib N] [--rate-mbit R] [--json]
+ *   node dist/bench/loopback.js [--size-mib N] [--rate-mbit R] [--cipher C] [--json]
+ *     once at a fixed high rate and once adaptive, with cipher C (default none)
+ *   node dist/bench/loopback.js --side-by-side [--runs 3] [--ciphers none,aes-256-gcm,…] [--size-mib N]
+ *     adaptive only; rounds of every cipher in turn (so load on the machine hits all alike), then
+ *     the median goodput and CPU per side of each. A cipher may name its AEAD backend:
+ *     "chacha20-poly1305@node:crypto". Every run, `none` included, makes the Noise IK handshake.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, open, rm, stat } from "node:fs/promises";
@@ -12,18 +16,46 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ConnectionConfig } from "../src/core/transport/connection.js";
+import { isCipherName, type CipherName } from "../src/core/crypto/ciphers.js";
+import { generateKeyPair } from "../src/core/crypto/keys.js";
+import { sodiumNativeBackend, setAeadBackendPreference } from "../src/core/crypto/aead-backends.js";
+import { senderStats } from "../src/core/endpoint/stats.js";
+import { formatPublicKey, parsePublicKey } from "../src/io/keys.js";
 import { UdpReceiver } from "../src/io/drivers/udp-receiver.js";
 import { UdpSender } from "../src/io/drivers/udp-sender.js";
 import { monotonicMicros } from "../src/io/drivers/clock.js";
+import { nextMessage } from "./child-messages.js";
 
 interface ChildReady {
   type: "ready";
   port: number;
+  /** the receiver's public key, base64url; null when unencrypted */
+  publicKey: string | null;
 }
 interface ChildReport {
   type: "report";
   maxRssKiB: number;
   bytesWritten: number;
+  cpuSeconds: number;
+}
+
+/** "none", "aes-256-gcm", "chacha20-poly1305@node:crypto", …; "plain" skips the handshake */
+interface CipherChoice {
+  label: string;
+  cipher: CipherName | "plain";
+  nodeCryptoOnly: boolean;
+}
+
+function parseCipherChoice(text: string): CipherChoice {
+  const [cipher, backend] = text.split("@");
+  if (cipher !== "plain" && !isCipherName(cipher)) throw new Error(`unknown cipher ${text}`);
+  if (backend !== undefined && backend !== "node:crypto") throw new Error(`unknown backend in ${text}`);
+  return { label: text, cipher, nodeCryptoOnly: backend === "node:crypto" };
+}
+
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(start);
+  return (u.user + u.system) / 1e6;
 }
 
 interface RunResult {
@@ -37,36 +69,40 @@ interface RunResult {
   lostPackets: number;
   senderMaxRssMiB: number;
   receiverMaxRssMiB: number;
+  /** CPU time (user + system) over the transfer's wall time: 1.0 is one core busy */
+  senderCpuCores: number;
+  receiverCpuCores: number;
+  /** CPU seconds (user + system) per GiB moved: unlike goodput, barely moved by other load */
+  senderCpuPerGiB: number;
+  receiverCpuPerGiB: number;
+  cipher: string;
 }
 
-async function receiverChild(root: string): Promise<void> {
+async function receiverChild(root: string, choice: CipherChoice): Promise<void> {
+  if (choice.nodeCryptoOnly) setAeadBackendPreference("node:crypto");
+  const keyPair = choice.cipher === "plain" ? null : generateKeyPair();
   const receiver = await UdpReceiver.open({
     host: "127.0.0.1",
     port: 0,
     root,
     recvBufferSize: 16 * 1024 * 1024,
+    ...(keyPair ? { security: { keyPair, minCipher: "none" as const } } : {}),
   });
-  process.send?.({ type: "ready", port: receiver.address.port } satisfies ChildReady);
+  const cpuStart = process.cpuUsage();
+  process.send?.({
+    type: "ready",
+    port: receiver.address.port,
+    publicKey: keyPair && formatPublicKey(keyPair.publicKey),
+  } satisfies ChildReady);
   process.on("message", (m: { type: string }) => {
     if (m.type !== "stop") return;
     const report: ChildReport = {
       type: "report",
       maxRssKiB: process.resourceUsage().maxRSS,
       bytesWritten: receiver.stats().bytesWritten,
+      cpuSeconds: cpuSecondsSince(cpuStart),
     };
     process.send?.(report, () => void receiver.close().then(() => process.exit(0)));
-  });
-}
-
-function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: { type: string }): void => {
-      if (m.type !== type) return;
-      child.off("message", onMessage);
-      resolve(m as T);
-    };
-    child.on("message", onMessage);
-    child.once("exit", (code) => reject(new Error(`receiver exited (${code}) before "${type}"`)));
   });
 }
 
@@ -92,16 +128,49 @@ interface SenderReport {
   dataPacketsRetransmitted: number;
   dataPacketsLost: number;
   maxRssKiB: number;
+  cpuSeconds: number;
+  /** the cipher the session negotiated */
+  cipher: string;
+}
+
+interface SenderArgs {
+  port: number;
+  method: string;
+  config: Partial<ConnectionConfig>;
+  source: string;
+  choice: CipherChoice;
+  receiverPublicKey: string | null;
 }
 
 /** The sending side, in its own process: one transfer, then a report to the parent. */
-async function senderChild(port: number, method: string, configJson: string, source: string): Promise<void> {
-  const config = JSON.parse(configJson) as Partial<ConnectionConfig>;
-  const sender = await UdpSender.open({ host: "127.0.0.1", port, config });
+async function senderChild(a: SenderArgs): Promise<void> {
+  if (a.choice.nodeCryptoOnly) setAeadBackendPreference("node:crypto");
+  const { cipher } = a.choice;
+  const sender = await UdpSender.open({
+    host: "127.0.0.1",
+    port: a.port,
+    config: a.config,
+    ...(cipher !== "plain" && a.receiverPublicKey
+      ? {
+          security: {
+            keyPair: generateKeyPair(),
+            peerPublicKey: parsePublicKey(a.receiverPublicKey),
+            minCipher: "none" as const,
+            ciphers: [cipher],
+          },
+        }
+      : {}),
+  });
+  const cpuStart = process.cpuUsage();
   const start = monotonicMicros();
-  const result = await sender.send({ destinationPath: method, files: [{ source, path: "payload.bin" }] });
+  const result = await sender.send({
+    destinationPath: a.method,
+    files: [{ source: a.source, path: "payload.bin" }],
+  });
   const seconds = (monotonicMicros() - start) / 1e6;
+  const cpuSeconds = cpuSecondsSince(cpuStart);
   const stats = sender.stats();
+  const negotiated = senderStats(sender.endpoint).cipher ?? "none";
   await sender.close();
   const report: SenderReport = {
     type: "sent",
@@ -111,6 +180,8 @@ async function senderChild(port: number, method: string, configJson: string, sou
     dataPacketsRetransmitted: stats.dataPacketsRetransmitted,
     dataPacketsLost: stats.dataPacketsLost,
     maxRssKiB: process.resourceUsage().maxRSS,
+    cpuSeconds,
+    cipher: negotiated,
   };
   process.send?.(report, () => process.exit(0));
 }
@@ -121,15 +192,15 @@ async function runOnce(
   source: string,
   root: string,
   sizeMiB: number,
+  choice: CipherChoice,
 ): Promise<RunResult> {
   const self = fileURLToPath(import.meta.url);
-  const child = fork(self, ["--receiver", root], { stdio: "inherit" });
+  const child = fork(self, ["--receiver", root, choice.label], { stdio: "inherit" });
   let sender: ChildProcess | null = null;
   try {
-    const { port } = await nextMessage<ChildReady>(child, "ready");
-    sender = fork(self, ["--sender", String(port), method, JSON.stringify(config), source], {
-      stdio: "inherit",
-    });
+    const { port, publicKey } = await nextMessage<ChildReady>(child, "ready");
+    const args: SenderArgs = { port, method, config, source, choice, receiverPublicKey: publicKey };
+    sender = fork(self, ["--sender", JSON.stringify(args)], { stdio: "inherit" });
     const sent = await nextMessage<SenderReport>(sender, "sent");
     const reportPromise = nextMessage<ChildReport>(child, "report");
     child.send({ type: "stop" });
@@ -146,6 +217,11 @@ async function runOnce(
       lostPackets: sent.dataPacketsLost,
       senderMaxRssMiB: round(sent.maxRssKiB / 1024, 1),
       receiverMaxRssMiB: round(report.maxRssKiB / 1024, 1),
+      senderCpuCores: round(sent.cpuSeconds / sent.seconds, 2),
+      receiverCpuCores: round(report.cpuSeconds / sent.seconds, 2),
+      senderCpuPerGiB: round(sent.cpuSeconds / (sizeMiB / 1024), 2),
+      receiverCpuPerGiB: round(report.cpuSeconds / (sizeMiB / 1024), 2),
+      cipher: sent.cipher,
     };
   } finally {
     if (child.exitCode === null) child.kill();
@@ -158,15 +234,110 @@ function round(value: number, digits: number): number {
   return Math.round(value * f) / f;
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function describe(r: RunResult): string {
+  return (
+    `${r.method.padEnd(18)} ${r.cipher.padEnd(18)} ${r.ok ? "ok  " : "FAIL"} ${r.sizeMiB} MiB in ${r.seconds} s = ` +
+    `${r.goodputMbit} Mbit/s goodput, retransmitted ${(r.retransmittedBytes / 1048576).toFixed(1)} MiB, ` +
+    `CPU sender ${r.senderCpuCores} / receiver ${r.receiverCpuCores} cores ` +
+    `(${r.senderCpuPerGiB} / ${r.receiverCpuPerGiB} s/GiB), ` +
+    `peak RSS sender ${r.senderMaxRssMiB} MiB / receiver ${r.receiverMaxRssMiB} MiB` +
+    (r.error ? `  (${r.error})` : "")
+  );
+}
+
+interface SideBySideRow {
+  cipher: string;
+  runs: number;
+  failed: number;
+  goodputMbit: number[];
+  medianGoodputMbit: number;
+  /** median goodput relative to the first cipher's (normally none) */
+  relative: number;
+  medianSenderCpuCores: number;
+  medianReceiverCpuCores: number;
+  medianSenderCpuPerGiB: number;
+  medianReceiverCpuPerGiB: number;
+  /** 8 Gibit over the busier side's CPU seconds per GiB: goodput if that side had one core to itself */
+  oneCoreCeilingMbit: number;
+  medianRetransmittedMiB: number;
+}
+
+async function sideBySide(
+  choices: CipherChoice[],
+  runs: number,
+  config: Partial<ConnectionConfig>,
+  source: string,
+  root: string,
+  sizeMiB: number,
+  json: boolean,
+): Promise<SideBySideRow[]> {
+  const byCipher = new Map<string, RunResult[]>(choices.map((c) => [c.label, []]));
+  for (let round = 1; round <= runs; round++) {
+    for (const choice of choices) {
+      const r = await runOnce("adaptive", config, source, root, sizeMiB, choice);
+      await rm(join(root, "adaptive"), { recursive: true, force: true });
+      byCipher.get(choice.label)!.push(r);
+      if (!json) console.log(`round ${round}  ${choice.label.padEnd(30)} ${describe(r)}`);
+    }
+  }
+  const rows = choices.map((choice): SideBySideRow => {
+    const all = byCipher.get(choice.label)!;
+    const ok = all.filter((r) => r.ok);
+    const pick = (f: (r: RunResult) => number): number => (ok.length ? median(ok.map(f)) : NaN);
+    return {
+      cipher: choice.label,
+      runs: all.length,
+      failed: all.length - ok.length,
+      goodputMbit: all.map((r) => r.goodputMbit),
+      medianGoodputMbit: pick((r) => r.goodputMbit),
+      relative: NaN,
+      medianSenderCpuCores: pick((r) => r.senderCpuCores),
+      medianReceiverCpuCores: pick((r) => r.receiverCpuCores),
+      medianSenderCpuPerGiB: pick((r) => r.senderCpuPerGiB),
+      medianReceiverCpuPerGiB: pick((r) => r.receiverCpuPerGiB),
+      oneCoreCeilingMbit: round(
+        (8 * 2 ** 30) /
+          1e6 /
+          Math.max(
+            pick((r) => r.senderCpuPerGiB),
+            pick((r) => r.receiverCpuPerGiB),
+          ),
+        0,
+      ),
+      medianRetransmittedMiB: round(
+        pick((r) => r.retransmittedBytes / 1048576),
+        1,
+      ),
+    };
+  });
+  for (const row of rows) row.relative = round(row.medianGoodputMbit / rows[0]!.medianGoodputMbit, 3);
+  return rows;
+}
+
+function defaultChoices(): string {
+  const base = ["none", "aes-256-gcm", "chacha20-poly1305"];
+  return (sodiumNativeBackend ? [...base, "chacha20-poly1305@node:crypto"] : base).join(",");
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  if (args[0] === "--receiver") return receiverChild(args[1]!);
-  if (args[0] === "--sender") return senderChild(Number(args[1]), args[2]!, args[3]!, args[4]!);
+  if (args[0] === "--receiver") return receiverChild(args[1]!, parseCipherChoice(args[2]!));
+  if (args[0] === "--sender") return senderChild(JSON.parse(args[1]!) as SenderArgs);
   const option = (name: string, fallback: number): number => {
     const i = args.indexOf(name);
     return i >= 0 ? Number(args[i + 1]) : fallback;
   };
-  const sizeMiB = option("--size-mib", 1024);
+  const text = (name: string, fallback: string): string => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1]! : fallback;
+  };
+  const sideBySideMode = args.includes("--side-by-side");
+  const sizeMiB = option("--size-mib", sideBySideMode ? 512 : 1024);
   const rateMbit = option("--rate-mbit", 2500);
   const json = args.includes("--json");
   const base = await mkdtemp(join(tmpdir(), "slipstream-bench-"));
@@ -175,23 +346,41 @@ async function main(): Promise<void> {
     const root = join(base, "root");
     await mkdir(root);
     await writeRandomFile(source, sizeMiB * 1024 * 1024);
+    if (sideBySideMode) {
+      const choices = text("--ciphers", defaultChoices()).split(",").map(parseCipherChoice);
+      const runs = Math.max(1, option("--runs", 3));
+      const config: Partial<ConnectionConfig> = {
+        rateControlMethod: "adaptive",
+        sendRate: (rateMbit * 1e6) / 8,
+      };
+      const rows = await sideBySide(choices, runs, config, source, root, sizeMiB, json);
+      if (json) console.log(JSON.stringify({ sizeMiB, runs, node: process.version, rows }, null, 2));
+      else {
+        console.log(`\nadaptive, ${sizeMiB} MiB, median of ${runs} (node ${process.version}):`);
+        for (const r of rows) {
+          console.log(
+            `  ${r.cipher.padEnd(30)} ${String(r.medianGoodputMbit).padStart(7)} Mbit/s  ` +
+              `${(r.relative * 100).toFixed(1).padStart(5)} %  CPU sender ${r.medianSenderCpuCores} / ` +
+              `receiver ${r.medianReceiverCpuCores} cores = ${r.medianSenderCpuPerGiB} / ` +
+              `${r.medianReceiverCpuPerGiB} CPU s/GiB (one-core ceiling ${r.oneCoreCeilingMbit} Mbit/s)  ` +
+              `retransmitted ${r.medianRetransmittedMiB} MiB` +
+              `  runs [${r.goodputMbit.join(", ")}]${r.failed ? `  ${r.failed} FAILED` : ""}`,
+          );
+        }
+      }
+      return;
+    }
+    const choice = parseCipherChoice(text("--cipher", "none"));
     const results: RunResult[] = [];
     const runs: Array<[string, Partial<ConnectionConfig>]> = [
       [`fixed-${rateMbit}mbit`, { rateControlMethod: "fixed", sendRate: (rateMbit * 1e6) / 8 }],
       ["adaptive", { rateControlMethod: "adaptive", sendRate: (rateMbit * 1e6) / 8 }],
     ];
     for (const [method, config] of runs) {
-      const r = await runOnce(method, config, source, root, sizeMiB);
+      const r = await runOnce(method, config, source, root, sizeMiB, choice);
       results.push(r);
       await rm(join(root, method), { recursive: true, force: true });
-      if (!json) {
-        console.log(
-          `${r.method.padEnd(18)} ${r.ok ? "ok  " : "FAIL"} ${r.sizeMiB} MiB in ${r.seconds} s = ` +
-            `${r.goodputMbit} Mbit/s goodput, retransmitted ${(r.retransmittedBytes / 1048576).toFixed(1)} MiB, ` +
-            `peak RSS sender ${r.senderMaxRssMiB} MiB / receiver ${r.receiverMaxRssMiB} MiB` +
-            (r.error ? `  (${r.error})` : ""),
-        );
-      }
+      if (!json) console.log(describe(r));
     }
     if (json) console.log(JSON.stringify(results, null, 2));
   } finally {

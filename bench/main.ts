@@ -145,7 +145,8 @@ async function main(): Promise<void> {
   else if (mode === "loopback") {
     process.argv = [process.argv[0]!, process.argv[1]!, ...rest];
     await import("./loopback.js");
-  } else if (mode === "relay") {
+  } else if (mode === "api-load") await (await import("./api-load.js")).main(rest);
+  else if (mode === "relay") {
     process.argv = [process.argv[0]!, process.argv[1]!, ...rest];
     await import("./relay.js");
   } else {

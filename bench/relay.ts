@@ -17,6 +17,7 @@ import { UdpReceiver } from "../src/io/drivers/udp-receiver.js";
 import { UdpSender } from "../src/io/drivers/udp-sender.js";
 import { monotonicMicros } from "../src/io/drivers/clock.js";
 import { RelayLink } from "../src/io/relay/relay-link.js";
+import { nextMessage } from "./child-messages.js";
 
 type Path = "direct" | "receiver-relay" | "sender-relay";
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
@@ -71,18 +72,6 @@ async function senderChild(
   process.send?.({ type: "sent", ok: result.ok, error: result.message, seconds, retransmitted }, () =>
     process.exit(0),
   );
-}
-
-function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: { type: string }): void => {
-      if (m.type !== type) return;
-      child.off("message", onMessage);
-      resolve(m as T);
-    };
-    child.on("message", onMessage);
-    child.once("exit", (code) => reject(new Error(`child exited (${code}) before "${type}"`)));
-  });
 }
 
 function startRelay(stateDir: string): Promise<{ child: ChildProcess; port: number }> {

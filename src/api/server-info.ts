@@ -1,3 +1,4 @@
+import { formatPublicKey } from "../io/keys.js";
 import { BANDWIDTH_OPTION_KEYS } from "../server/options/definitions.js";
 import { OPTION_DEFINITIONS } from "../server/options/table.js";
 import type { ServerState } from "../server/server-state.js";
@@ -40,7 +41,7 @@ export const DEFAULT_GARBAGE_COLLECT_SETTINGS: GarbageCollectSettings = {
 export function defaultEngineInfo(state: ServerState): EngineInfoProvider {
   const { options, config } = state;
   return {
-    publicKey: () => null,
+    publicKey: () => formatPublicKey(state.serverKey.publicKey),
     receiver: (authenticated) => ({
       activeTransferCount: authenticated ? 0 : null,
       allowAnonymous: options.recvAllowAnonymous,

@@ -1,4 +1,5 @@
 import type { ApiMethodName, ApiParams, ApiResult, Session } from "../api/schema/index.js";
+import type { TLSSocket } from "node:tls";
 import type { JsonRpcErrorObject } from "../api/rpc/errors.js";
 import { readAdminPassword } from "./credentials.js";
 import { SlipstreamApiError, SlipstreamConnectionError } from "./errors.js";
@@ -6,6 +7,8 @@ import { httpRequest, type HttpReply } from "./http-post.js";
 import { KnownHosts } from "./known-hosts.js";
 import { connectPinned, type PinPolicy } from "./pinned-tls.js";
 import { WsChannel, type RpcReply, type ServerNotification } from "./ws-channel.js";
+
+const IDLE_REUSE_MS = 2000;
 
 export interface ClientOptions {
   /** default `localhost` */
@@ -51,6 +54,9 @@ export class SlipstreamClient {
   private readonly apiVersion: number | null;
   private readonly timeoutMs: number | null;
   private channel: WsChannel | null = null;
+  /** kept-alive HTTPS connections between calls, with when each became idle */
+  private idle: { socket: TLSSocket; since: number }[] = [];
+  private closed = false;
   private nextId = 1;
   private readonly listeners = new Set<NotificationListener>();
 
@@ -88,8 +94,40 @@ export class SlipstreamClient {
     );
   }
 
+  /** Takes an idle kept-alive connection, or opens a new pinned one. */
+  private async rpcSocket(): Promise<TLSSocket> {
+    const now = Date.now();
+    while (this.idle.length > 0) {
+      const { socket, since } = this.idle.pop()!;
+      // the server closes idle connections after 5 s: leave a margin rather than race it
+      if (!socket.destroyed && socket.writable && now - since < IDLE_REUSE_MS) {
+        socket.ref();
+        return socket;
+      }
+      socket.destroy();
+    }
+    return connectPinned(this.host, this.port, this.pins, this.timeoutMs);
+  }
+
   private async post(message: unknown): Promise<unknown> {
-    const reply = await this.httpExchange("POST", "/rpc", JSON.stringify(message));
+    const socket = await this.rpcSocket();
+    const reply = await httpRequest(
+      socket,
+      {
+        host: this.host,
+        port: this.port,
+        method: "POST",
+        path: "/rpc",
+        headers: this.headers({ "Content-Type": "application/json" }),
+        body: JSON.stringify(message),
+      },
+      this.timeoutMs,
+      (kept) => {
+        if (this.closed) return void kept.destroy();
+        kept.unref();
+        this.idle.push({ socket: kept, since: Date.now() });
+      },
+    );
     if (reply.status === 204) return null;
     if (reply.status !== 200) {
       throw new SlipstreamConnectionError("http", `HTTP ${reply.status}: ${reply.body.trim()}`, reply.status);
@@ -203,8 +241,11 @@ export class SlipstreamClient {
 
   /** Close the WebSocket, if open (the session stays valid). */
   close(): void {
+    this.closed = true;
     this.channel?.close();
     this.channel = null;
+    for (const { socket } of this.idle) socket.destroy();
+    this.idle = [];
   }
 }
 

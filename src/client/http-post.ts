@@ -8,7 +8,11 @@ export interface HttpReply {
   body: string;
 }
 
-/** One HTTP request over an already verified TLS socket (closed afterwards). */
+/**
+ * One HTTP request over an already verified TLS socket. With `reuse`, the socket is kept open
+ * (HTTP keep-alive) and handed to `reuse` once the response is complete, unless the server
+ * asked to close it; otherwise it is closed.
+ */
 export function httpRequest(
   socket: TLSSocket,
   opts: {
@@ -20,13 +24,18 @@ export function httpRequest(
     body: string | Buffer | null;
   },
   timeoutMs: number | null,
+  reuse?: (socket: TLSSocket) => void,
 ): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
     const req = request({
       createConnection: () => socket,
       method: opts.method,
       path: opts.path,
-      headers: { Host: `${opts.host}:${opts.port}`, Connection: "close", ...opts.headers },
+      headers: {
+        Host: `${opts.host}:${opts.port}`,
+        Connection: reuse ? "keep-alive" : "close",
+        ...opts.headers,
+      },
     });
     let timer: NodeJS.Timeout | undefined;
     if (timeoutMs !== null) {
@@ -60,7 +69,9 @@ export function httpRequest(
           headers: res.headers,
           body: Buffer.concat(chunks).toString("utf8"),
         });
-        socket.destroy();
+        const closing = res.headers.connection?.toLowerCase() === "close";
+        if (reuse && !closing && !socket.destroyed) setImmediate(() => reuse(socket));
+        else socket.destroy();
       });
     });
     req.end(opts.body ?? undefined);

@@ -1,3 +1,6 @@
+import { join } from "node:path";
+import type { StaticKeyPair } from "../core/crypto/keys.js";
+import { loadOrCreateKeyPair } from "../io/keys.js";
 import { hostname } from "node:os";
 import { systemClock, type Clock } from "./clock.js";
 import { ServerDatabase } from "./database.js";
@@ -26,6 +29,8 @@ export interface ServerState {
   readonly startTime: number;
   readonly hostName: string;
   readonly tls: TlsIdentity;
+  /** the long-term X25519 key pair that authenticates this server's data sessions */
+  readonly serverKey: StaticKeyPair;
   readonly database: ServerDatabase;
   readonly events: ServerEvents;
   readonly users: UsersFile;
@@ -38,6 +43,11 @@ export interface ServerState {
   reopenLog(): void;
   /** close the database, release (and for --ephemeral delete) the state dir */
   close(): void;
+}
+
+/** `<state-dir>/server.key`: PKCS#8 PEM, owner-only (server.md §10). */
+export function serverKeyPath(stateDir: string): string {
+  return join(stateDir, "server.key");
 }
 
 export interface ServerStateDeps {
@@ -62,6 +72,7 @@ export async function openServerState(
   try {
     const serverUid = loadServerUid(stateDir.path);
     const tls = loadTlsIdentity(stateDir.path, { certFile: options.apiCert, keyFile: options.apiKey });
+    const serverKey = (await loadOrCreateKeyPair(serverKeyPath(stateDir.path))).keyPair;
     const users = new UsersFile(stateDir.path);
     const adminPasswordFile = await users.initialize(clock.nowMicros());
     database = ServerDatabase.open(stateDir.path);
@@ -80,6 +91,7 @@ export async function openServerState(
       startTime: clock.nowMicros(),
       hostName: hostname(),
       tls,
+      serverKey,
       database,
       events,
       users,

@@ -49,7 +49,8 @@ describe("API server over HTTPS (in process)", () => {
     assert.equal(anonymous.authRequired, true);
     assert.equal(anonymous.serverId, server.handle.serverId);
     assert.equal(anonymous.certificateFingerprint, server.handle.fingerprint);
-    assert.equal(anonymous.publicKey, null);
+    // the server's X25519 key is public: senders pin it as destinationPublicKey
+    assert.match(anonymous.publicKey ?? "", /^[A-Za-z0-9_-]{43}$/);
     assert.equal(anonymous.receiver.activeTransferCount, null);
     for (const hidden of ["apiPort", "hostName", "startTime", "configuration", "bandwidthLimits"])
       assert.ok(!(hidden in anonymous), hidden);

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { planCopy, parseRemote } from "../../src/cli/commands/cp.js";
 import { progressLine } from "../../src/cli/progress.js";
+import { readAdminPassword } from "../../src/client/credentials.js";
 import { CLI, launch, stop } from "../server/send/processes.js";
 
 function cli(args: string[], env: Record<string, string> = {}) {
@@ -43,11 +44,11 @@ test("cp copies a directory to a receiver with an embedded server; status shows 
       "-r",
       "--state-dir",
       join(base, "no-server-here"),
-      "--port",
-      String(receiver.recvPort),
+      "--remote-api-port",
+      String(receiver.apiPort),
       "--json",
       join(base, "src", "dir"),
-      "127.0.0.1:backup/dir",
+      `127.0.0.1:${receiver.recvPort}:backup/dir`,
     ]);
     assert.equal(copy.code, 0, copy.stderr);
     assert.match(copy.stderr, /done: /);
@@ -71,6 +72,8 @@ test("cp copies a directory to a receiver with an embedded server; status shows 
         "fixed",
         "--rate",
         "8000",
+        "--remote-api-port",
+        String(receiver.apiPort),
         "--detach",
         join(base, "big"),
         "127.0.0.1:slow/",
@@ -86,7 +89,7 @@ test("cp copies a directory to a receiver with an embedded server; status shows 
         "api",
         "--state-dir",
         sender.stateDir,
-        "getTransfer",
+        "send.getTransfer",
         `--transferId=${transferId}`,
       ]);
       assert.equal(api.code, 0, api.stderr);
@@ -95,6 +98,54 @@ test("cp copies a directory to a receiver with an embedded server; status shows 
     } finally {
       await stop(sender);
     }
+  } finally {
+    await stop(receiver);
+    await rm(base, { recursive: true, force: true });
+  }
+});
+
+test("cp user@host: an upload token made on the receiver for the copy, used and deleted", async () => {
+  const base = await mkdtemp(join(tmpdir(), "slipstream-cp-"));
+  // no --recv-allow-anonymous: only a transfer carrying a valid receive token may write
+  const receiver = await launch(join(base, "recv"), [
+    "--recv-port",
+    "0",
+    "--sandbox-dir",
+    join(base, "sandbox", "%u"),
+  ]);
+  try {
+    const data = randomBytes(1024 * 1024);
+    await writeFile(join(base, "f.bin"), data);
+    const password = readAdminPassword(receiver.stateDir)!;
+    const copy = await cli(
+      [
+        "cp",
+        "--state-dir",
+        join(base, "no-server-here"),
+        "--remote-api-port",
+        String(receiver.apiPort),
+        join(base, "f.bin"),
+        `admin@127.0.0.1:${receiver.recvPort}:inbox/f.bin`,
+      ],
+      { SLIPSTREAM_REMOTE_PASSWORD: password },
+    );
+    assert.equal(copy.code, 0, copy.stderr);
+    assert.equal(sha(await readFile(join(base, "sandbox", "admin", "inbox", "f.bin"))), sha(data));
+    // the token cp made is gone again
+    const tokens = (await receiver.api.call("getAPITokens", { includeExpired: true })) as unknown[];
+    assert.equal(tokens.length, 0);
+    // without a token the same receiver refuses (anonymous is off)
+    const refused = await cli([
+      "cp",
+      "--state-dir",
+      join(base, "no-server-here"),
+      "--remote-api-port",
+      String(receiver.apiPort),
+      join(base, "f.bin"),
+      `127.0.0.1:${receiver.recvPort}:inbox/g.bin`,
+    ]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /anonymous|RECEIVER_REFUSED|NOT_AUTHORIZED/);
   } finally {
     await stop(receiver);
     await rm(base, { recursive: true, force: true });
@@ -119,8 +170,10 @@ test("cp refuses bad operands with usage errors", async () => {
 });
 
 test("operand parsing and scp naming", async () => {
-  assert.deepEqual(parseRemote("host:dir/x"), { user: null, host: "host", path: "dir/x" });
-  assert.deepEqual(parseRemote("bob@[::1]:p"), { user: "bob", host: "::1", path: "p" });
+  assert.deepEqual(parseRemote("host:dir/x"), { user: null, host: "host", port: null, path: "dir/x" });
+  assert.deepEqual(parseRemote("bob@[::1]:p"), { user: "bob", host: "::1", port: null, path: "p" });
+  assert.deepEqual(parseRemote("h:9000:in/x"), { user: null, host: "h", port: 9000, path: "in/x" });
+  assert.equal(parseRemote("h:99999:x"), null);
   assert.equal(parseRemote("./a:b"), null);
   assert.equal(parseRemote("/abs/a:b"), null);
   const dir = await mkdtemp(join(tmpdir(), "slipstream-cp-"));

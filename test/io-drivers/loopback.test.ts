@@ -9,6 +9,8 @@ import { LossyRelay } from "../../src/io/lossy-relay.js";
 import { UdpSocket } from "../../src/io/udp-socket.js";
 import { UdpReceiver } from "../../src/io/drivers/udp-receiver.js";
 import { UdpSender, type SendFileEntry } from "../../src/io/drivers/udp-sender.js";
+import { generateKeyPair } from "../../src/core/crypto/keys.js";
+import { senderStats } from "../../src/core/endpoint/stats.js";
 
 const FIXED_200_MBIT = { rateControlMethod: "fixed" as const, sendRate: 200e6 / 8 };
 
@@ -50,71 +52,102 @@ async function withDirs(run: (src: string, root: string) => Promise<void>): Prom
   }
 }
 
+/**
+ * Files of 0 B, 1 B, `bigMiB` and a tree of 1,000 small files through a relay that drops 5 % of the
+ * data direction; encrypted (IK, AES-256-GCM) when `encrypted`, else with the CRC-32C trailer.
+ */
+function lossyTreeTransfer(bigMiB: number, encrypted: boolean): Promise<void> {
+  return withDirs(async (src, root) => {
+    const entries: SendFileEntry[] = [];
+    await writeFile(join(src, "empty.bin"), "");
+    await writeFile(join(src, "one.bin"), randomBytes(1));
+    await writeRandomFile(join(src, "big.bin"), bigMiB * 1024 * 1024);
+    entries.push(
+      { source: join(src, "empty.bin"), path: "empty.bin" },
+      { source: join(src, "one.bin"), path: "one.bin" },
+      { source: join(src, "big.bin"), path: "big.bin" },
+    );
+    await mkdir(join(src, "tree", "empty-dir"), { recursive: true });
+    entries.push({ source: join(src, "tree", "empty-dir"), path: "tree/empty-dir" });
+    for (let i = 0; i < 1000; i++) {
+      const dir = join("tree", `d${i % 10}`, `e${i % 7}`);
+      await mkdir(join(src, dir), { recursive: true });
+      const path = join(dir, `f${i}.dat`);
+      await writeFile(join(src, path), randomBytes(Math.floor(Math.random() * 4097)));
+      entries.push({ source: join(src, path), path });
+    }
+
+    const receiverKeys = generateKeyPair();
+    const receiver = await UdpReceiver.open({
+      host: "127.0.0.1",
+      port: 0,
+      root,
+      ...(encrypted ? { security: { keyPair: receiverKeys } } : {}),
+    });
+    const relay = await LossyRelay.start({
+      listen: { host: "127.0.0.1", port: 0 },
+      target: { host: "127.0.0.1", port: receiver.address.port },
+      forward: { delayMs: 5, lossRate: 0.05 },
+      backward: { delayMs: 5 },
+      seed: 7,
+    });
+    const sender = await UdpSender.open({
+      host: "127.0.0.1",
+      port: relay.address.port,
+      config: FIXED_200_MBIT,
+      ...(encrypted
+        ? {
+            security: {
+              keyPair: generateKeyPair(),
+              peerPublicKey: receiverKeys.publicKey,
+              cipher: "aes-256-gcm" as const,
+            },
+          }
+        : {}),
+    });
+    try {
+      const result = await sender.send({ destinationPath: "incoming", files: entries });
+      assert.deepEqual(
+        { ok: result.ok, code: result.code, message: result.message },
+        { ok: true, code: undefined, message: undefined },
+      );
+      const end = await receiver.waitForEnd(result.id);
+      assert.equal(end.outcome, "complete");
+      assert.ok(relay.counters.forward.lost > 0, "the relay dropped datagrams");
+      assert.ok(sender.stats().dataPacketsRetransmitted > 0);
+      const stats = senderStats(sender.endpoint);
+      assert.equal(stats.cipher, encrypted ? "aes-256-gcm" : "none");
+      assert.equal(stats.encryptionEnabled, encrypted);
+
+      const dest = join(root, "incoming");
+      const expected = entries
+        .filter((e) => e.path !== "tree/empty-dir")
+        .map((e) => e.path)
+        .sort();
+      assert.deepEqual(await listFiles(dest), expected, "exactly the sent files, no .part files");
+      assert.deepEqual(await readdir(join(dest, "tree", "empty-dir")), []);
+      for (const e of entries) {
+        if (e.path === "tree/empty-dir") continue;
+        assert.equal(await sha256Of(join(dest, e.path)), await sha256Of(e.source), e.path);
+      }
+    } finally {
+      await sender.close();
+      await relay.close();
+      await receiver.close();
+    }
+  });
+}
+
 test(
   "files of 0 B, 1 B, 64 MiB and a tree of 1,000 small files cross a 5 % lossy relay intact",
   { timeout: 60_000 },
-  () =>
-    withDirs(async (src, root) => {
-      const entries: SendFileEntry[] = [];
-      await writeFile(join(src, "empty.bin"), "");
-      await writeFile(join(src, "one.bin"), randomBytes(1));
-      await writeRandomFile(join(src, "big.bin"), 64 * 1024 * 1024);
-      entries.push(
-        { source: join(src, "empty.bin"), path: "empty.bin" },
-        { source: join(src, "one.bin"), path: "one.bin" },
-        { source: join(src, "big.bin"), path: "big.bin" },
-      );
-      await mkdir(join(src, "tree", "empty-dir"), { recursive: true });
-      entries.push({ source: join(src, "tree", "empty-dir"), path: "tree/empty-dir" });
-      for (let i = 0; i < 1000; i++) {
-        const dir = join("tree", `d${i % 10}`, `e${i % 7}`);
-        await mkdir(join(src, dir), { recursive: true });
-        const path = join(dir, `f${i}.dat`);
-        await writeFile(join(src, path), randomBytes(Math.floor(Math.random() * 4097)));
-        entries.push({ source: join(src, path), path });
-      }
+  () => lossyTreeTransfer(64, false),
+);
 
-      const receiver = await UdpReceiver.open({ host: "127.0.0.1", port: 0, root });
-      const relay = await LossyRelay.start({
-        listen: { host: "127.0.0.1", port: 0 },
-        target: { host: "127.0.0.1", port: receiver.address.port },
-        forward: { delayMs: 5, lossRate: 0.05 },
-        backward: { delayMs: 5 },
-        seed: 7,
-      });
-      const sender = await UdpSender.open({
-        host: "127.0.0.1",
-        port: relay.address.port,
-        config: FIXED_200_MBIT,
-      });
-      try {
-        const result = await sender.send({ destinationPath: "incoming", files: entries });
-        assert.deepEqual(
-          { ok: result.ok, code: result.code, message: result.message },
-          { ok: true, code: undefined, message: undefined },
-        );
-        const end = await receiver.waitForEnd(result.id);
-        assert.equal(end.outcome, "complete");
-        assert.ok(relay.counters.forward.lost > 0, "the relay dropped datagrams");
-        assert.ok(sender.stats().dataPacketsRetransmitted > 0);
-
-        const dest = join(root, "incoming");
-        const expected = entries
-          .filter((e) => e.path !== "tree/empty-dir")
-          .map((e) => e.path)
-          .sort();
-        assert.deepEqual(await listFiles(dest), expected, "exactly the sent files, no .part files");
-        assert.deepEqual(await readdir(join(dest, "tree", "empty-dir")), []);
-        for (const e of entries) {
-          if (e.path === "tree/empty-dir") continue;
-          assert.equal(await sha256Of(join(dest, e.path)), await sha256Of(e.source), e.path);
-        }
-      } finally {
-        await sender.close();
-        await relay.close();
-        await receiver.close();
-      }
-    }),
+test(
+  "encrypted (IK, AES-256-GCM): 0 B, 1 B, 16 MiB and 1,000 small files cross a 5 % lossy relay intact",
+  { timeout: 60_000 },
+  () => lossyTreeTransfer(16, true),
 );
 
 test("a path escaping the root is refused before anything is written", { timeout: 20_000 }, () =>

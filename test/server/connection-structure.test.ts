@@ -121,7 +121,12 @@ test(
         `sendRateAverageWindow ${during.sendRateAverageWindow} kbps`,
       );
       assert.ok(during.pacingRate === FIXED_KBPS, `pacingRate ${during.pacingRate}`);
-      assert.ok(during.sendRateAverage > FIXED_KBPS * 0.8 && during.sendRateAverage < FIXED_KBPS * 1.1);
+      // the life average counts every tick in which a transfer was active, including the partial
+      // tick in which it started: after about four ticks that can cost up to one tick's worth
+      assert.ok(
+        during.sendRateAverage > FIXED_KBPS * 0.7 && during.sendRateAverage < FIXED_KBPS * 1.1,
+        `sendRateAverage ${during.sendRateAverage} kbps`,
+      );
       assert.ok((await sending).ok);
       active = 0;
 

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { UdpSender } from "../../src/io/drivers/udp-sender.js";
+import { generateKeyPair } from "../../src/core/crypto/keys.js";
 import { receiveService } from "../../src/server/engine/receive-service.js";
 import { startTestServer } from "../api/helpers.js";
 
@@ -25,7 +26,11 @@ test("a server's receive port answers with its identity and refuses anonymous tr
       recvPorts: Array<{ port: number }>;
     };
     assert.equal(runtime.recvPorts[0]!.port, port);
-    const sender = await UdpSender.open({ host: "127.0.0.1", port });
+    const sender = await UdpSender.open({
+      host: "127.0.0.1",
+      port,
+      security: { keyPair: generateKeyPair() },
+    });
     try {
       sender.connect();
       for (let i = 0; i < 100 && sender.endpoint.state !== "connected"; i++) await sleep(20);
@@ -59,7 +64,11 @@ test("with --recv-allow-anonymous and a sandbox, files land under the sandbox", 
   try {
     const c = await server.admin();
     const info = (await c.call("getServerInfo", {})) as { receiver: { recvPorts: Array<{ port: number }> } };
-    const sender = await UdpSender.open({ host: "127.0.0.1", port: info.receiver.recvPorts[0]!.port });
+    const sender = await UdpSender.open({
+      host: "127.0.0.1",
+      port: info.receiver.recvPorts[0]!.port,
+      security: { keyPair: generateKeyPair() },
+    });
     try {
       await writeFile(join(base, "f"), "payload");
       const result = await sender.send({
@@ -74,6 +83,30 @@ test("with --recv-allow-anonymous and a sandbox, files land under the sandbox", 
   } finally {
     await server.stop();
     await rm(base, { recursive: true, force: true });
+  }
+});
+
+test("a plain (unencrypted) sender is refused with ENCRYPTION_REQUIRED unless --min-cipher none", async () => {
+  for (const minCipher of ["chacha20-poly1305", "none"] as const) {
+    const server = await startTestServer({ recvPorts: [0], minCipher }, { extensions: [receiveService()] });
+    try {
+      const c = await server.admin();
+      const info = (await c.call("getServerInfo", {})) as {
+        receiver: { recvPorts: Array<{ port: number }> };
+      };
+      const sender = await UdpSender.open({ host: "127.0.0.1", port: info.receiver.recvPorts[0]!.port });
+      try {
+        sender.connect();
+        for (let i = 0; i < 100 && sender.endpoint.state !== "connected" && !sender.endpoint.lastError; i++)
+          await sleep(20);
+        if (minCipher === "none") assert.equal(sender.endpoint.state, "connected");
+        else assert.equal(sender.endpoint.lastError?.code, "ENCRYPTION_REQUIRED");
+      } finally {
+        await sender.close();
+      }
+    } finally {
+      await server.stop();
+    }
   }
 });
 

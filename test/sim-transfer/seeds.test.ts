@@ -2,12 +2,15 @@
  * The protocol core over the deterministic simulator, 200 seeds per run: random loss up to 30 %,
  * bursty loss, reordering, duplication, corruption, partitions up to 30 s, lossy ACK paths.
  * Every file must arrive byte-identical, nothing may be written twice, every transfer must end.
+ * Every scenario runs twice: once with the CRC-32C trailer (`none`) and once encrypted (Noise
+ * handshake, per-packet AEAD), the cipher, IK or IX, and the key rotation interval drawn per seed.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runSimTransfer, type SimFile, type SimScenario } from "../../src/sim/transfer/run-transfer.js";
 import { gilbertElliott } from "../../src/sim/loss.js";
 import { Random } from "../../src/core/util/random.js";
+import { senderStats } from "../../src/core/endpoint/stats.js";
 
 const SEEDS = 200;
 const KINDS = [
@@ -20,6 +23,19 @@ const KINDS = [
   "longPartition",
   "everything",
 ] as const;
+
+/**
+ * Drawn from its own generator so the unencrypted scenarios stay the same. A quarter of the seeds
+ * rotate keys every few hundred packets, so rotation meets loss, reordering and partitions.
+ */
+function encryption(seed: number): NonNullable<SimScenario["encryption"]> {
+  const rng = new Random(`encryption-${seed}`);
+  return {
+    cipher: rng.chance(0.5) ? "aes-256-gcm" : "chacha20-poly1305",
+    pinned: !rng.chance(0.25),
+    ...(rng.chance(0.25) ? { keyRotationPackets: 64 + rng.int(512) } : {}),
+  };
+}
 
 function scenario(seed: number): { kind: (typeof KINDS)[number]; s: SimScenario } {
   const rng = new Random(`scenario-${seed}`);
@@ -89,20 +105,28 @@ function scenario(seed: number): { kind: (typeof KINDS)[number]; s: SimScenario 
   return { kind, s };
 }
 
-test(`${SEEDS} simulated transfers over hostile paths arrive byte-identical`, () => {
+function runSeeds(encrypted: boolean): void {
   const failures: string[] = [];
   const seen = new Set<string>();
   for (let seed = 1; seed <= SEEDS; seed++) {
     const { kind, s } = scenario(seed);
+    const enc = encrypted ? encryption(seed) : undefined;
+    if (enc) s.encryption = enc;
     const r = runSimTransfer(s);
     seen.add(kind);
-    const label = `seed ${seed} (${kind}, ${s.method}, ${s.files.length} files, ${s.rateMbit} Mbit/s, ${s.rttMs} ms)`;
+    const cipher = enc
+      ? `${enc.cipher}, ${enc.pinned ? "IK" : "IX"}${enc.keyRotationPackets ? `, rotation ${enc.keyRotationPackets}` : ""}`
+      : "none";
+    const label = `seed ${seed} (${kind}, ${cipher}, ${s.method}, ${s.files.length} files, ${s.rateMbit} Mbit/s, ${s.rttMs} ms)`;
     const expectFiles = s.files.filter((f) => !f.directory).length;
     if (r.outcome !== "complete") failures.push(`${label}: ${r.outcome} ${JSON.stringify(r.senderError)}`);
     else if (r.receiverOutcome !== "complete") failures.push(`${label}: receiver ${r.receiverOutcome}`);
     else if (r.filesVerified !== expectFiles || r.filesMismatched !== 0) {
       failures.push(`${label}: verified ${r.filesVerified}/${expectFiles}, mismatched ${r.filesMismatched}`);
     } else if (r.overwrittenBytes !== 0) failures.push(`${label}: ${r.overwrittenBytes} bytes written twice`);
+    if (enc && r.outcome === "complete" && senderStats(r.sender.endpoint).cipher !== enc.cipher) {
+      failures.push(`${label}: ran with ${senderStats(r.sender.endpoint).cipher}`);
+    }
     const partitionStart = s.forward?.partitions?.[0]?.start ?? Infinity;
     if (kind === "longPartition" && r.outcome === "complete" && r.duration > partitionStart + 10_000_000) {
       const lost = r.sender.events.some((e) => e.type === "disconnected" && e.code === "TIMEOUT");
@@ -115,4 +139,8 @@ test(`${SEEDS} simulated transfers over hostile paths arrive byte-identical`, ()
   }
   assert.equal(seen.size, KINDS.length);
   assert.deepEqual(failures, []);
-});
+}
+
+test(`${SEEDS} simulated transfers over hostile paths arrive byte-identical`, () => runSeeds(false));
+
+test(`${SEEDS} encrypted simulated transfers over hostile paths arrive byte-identical`, () => runSeeds(true));

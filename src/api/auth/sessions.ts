@@ -112,6 +112,11 @@ export class SessionStore {
     for (const session of [...this.byKey.values()]) if (session.user === user) this.end(session, reason);
   }
 
+  /** End every session opened with `token` (the token was deleted). */
+  endToken(token: string): void {
+    for (const session of [...this.byKey.values()]) if (session.token === token) this.end(session, "token");
+  }
+
   endAll(reason: Parameters<SessionEndListener>[1]): void {
     for (const session of [...this.byKey.values()]) this.end(session, reason);
   }

@@ -1,5 +1,6 @@
 import { du, ls, lsRoots, makeDirectory, move, remove } from "../../server/files.js";
 import type { SandboxView } from "../../server/sandbox.js";
+import { narrowView } from "../../server/tokens/index.js";
 import type { MethodContext } from "../rpc/context.js";
 import type { MethodRegistry } from "../rpc/registry.js";
 import {
@@ -15,22 +16,26 @@ import { requireSession } from "./session-helpers.js";
 
 /** lsRoots, ls, du, mkdir, mv, rm inside the caller's sandbox view (api.md §2.5). */
 export function registerFileMethods(registry: MethodRegistry, services: ApiServices): void {
-  // TODO(tokens): narrow the view to a token session's `path`.
-  const view = (ctx: MethodContext): SandboxView => services.state.sandbox.viewFor(requireSession(ctx).user);
+  // A token session sees its owner's view from the token's path down (api.md §1.4).
+  const view = async (ctx: MethodContext): Promise<SandboxView> => {
+    const session = requireSession(ctx);
+    const userView = services.state.sandbox.viewFor(session.user);
+    return session.path === null ? userView : narrowView(userView, session.path);
+  };
 
-  registry.add(lsRootsMethod, (_params, ctx) => lsRoots(view(ctx)));
-  registry.add(lsMethod, ({ path, ...opts }, ctx) => ls(view(ctx), path, opts));
-  registry.add(duMethod, ({ path }, ctx) => du(view(ctx), path));
+  registry.add(lsRootsMethod, async (_params, ctx) => lsRoots(await view(ctx)));
+  registry.add(lsMethod, async ({ path, ...opts }, ctx) => ls(await view(ctx), path, opts));
+  registry.add(duMethod, async ({ path }, ctx) => du(await view(ctx), path));
   registry.add(mkdirMethod, async ({ path, parents }, ctx) => {
-    await makeDirectory(view(ctx), path, parents);
+    await makeDirectory(await view(ctx), path, parents);
     return null;
   });
   registry.add(mvMethod, async ({ srcPath, destPath, overwrite }, ctx) => {
-    await move(view(ctx), srcPath, destPath, overwrite);
+    await move(await view(ctx), srcPath, destPath, overwrite);
     return null;
   });
   registry.add(rmMethod, async ({ path, recursive }, ctx) => {
-    await remove(view(ctx), path, recursive);
+    await remove(await view(ctx), path, recursive);
     return null;
   });
 }

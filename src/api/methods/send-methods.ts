@@ -16,8 +16,9 @@ function caller(ctx: MethodContext): Caller {
 
 /** A Destination: its settings plus the fields that mirror its connection's latest snapshot. */
 export function destinationStructure(d: DestinationRecord, c: ConnectionStructure): Destination {
+  const { keyLearned: _learned, ...settings } = d;
   return {
-    ...d,
+    ...settings,
     destinationIP: c.destinationIP || null,
     encryptedConnectionState: c.encryptedConnectionState,
     encryptionEnabled: c.encryptionEnabled,

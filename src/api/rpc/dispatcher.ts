@@ -120,11 +120,12 @@ export class Dispatcher {
     if (spec.access === "public") return;
     if (session === null)
       throw new ApiError("AUTH_REQUIRED", `method '${spec.name}' needs a session: call auth first`);
-    if (session.permissions !== null) {
+    // Token sessions (api.md §1.4) only reach methods that name one of their permissions; a
+    // method without tokenPermissions is password-sessions only.
+    if (session.authMethod !== "password") {
       const allowed = spec.tokenPermissions;
-      const ok =
-        allowed === "always" ||
-        (allowed !== undefined && allowed.some((p) => session.permissions?.includes(p)));
+      const granted = session.permissions ?? [];
+      const ok = allowed === "always" || (allowed !== undefined && allowed.some((p) => granted.includes(p)));
       if (!ok) throw new ApiError("FORBIDDEN", `this token session may not call '${spec.name}'`);
     }
     if (spec.access === "superuser" && !session.superuser) {

@@ -3,6 +3,8 @@ import type { MethodSpec } from "./define.js";
 import type { AsyncRequest } from "./structures.js";
 import { serverMethods } from "./server-methods.js";
 import { sendMethods } from "./send-methods.js";
+import { tokenMethods } from "./token-methods.js";
+import { recvMethods } from "./recv-methods.js";
 
 export * from "./define.js";
 export * from "./structures.js";
@@ -10,12 +12,15 @@ export * from "./notifications.js";
 export { serverMethods } from "./server-methods.js";
 export * from "./send-structures.js";
 export { sendMethods } from "./send-methods.js";
+export * from "./token-methods.js";
+export * from "./recv-structures.js";
+export { recvMethods } from "./recv-methods.js";
 
 /**
  * Every method of the API, the single list the docs, the CLI's name resolution and the typed
  * client are built from. The send.* and recv.* method lists join here.
  */
-export const apiMethods = [...serverMethods, ...sendMethods] as const;
+export const apiMethods = [...serverMethods, ...tokenMethods, ...sendMethods, ...recvMethods] as const;
 
 type MethodList = readonly MethodSpec[];
 

@@ -2,10 +2,11 @@ import { stat } from "node:fs/promises";
 import { basename, posix, resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { SlipstreamApiError, SlipstreamConnectionError } from "../../client/errors.js";
-import type { SlipstreamClient } from "../../client/client.js";
+import { SlipstreamClient } from "../../client/client.js";
 import { parseRate } from "../../server/units.js";
 import { CliExit, EXIT, usageError } from "../exit.js";
 import { connectLocalServer } from "../local-server.js";
+import { promptHidden } from "../prompt.js";
 import { formatBytes, formatDuration, formatRate, progressLine } from "../progress.js";
 
 interface CpOptions {
@@ -27,20 +28,31 @@ interface CpOptions {
   detach?: boolean;
   quiet?: boolean;
   json?: boolean;
+  remoteApiPort: number;
+  remoteToken?: string;
+  publicKey?: string;
+  fingerprint?: string;
 }
 
 export interface RemoteTarget {
   user: string | null;
   host: string;
+  /** UDP port given as `host:port:path`, else null (then `--port`) */
+  port: number | null;
   path: string;
 }
 
-/** `[user@]host:path`, `[user@][v6addr]:path`; anything else (or `./a:b`) is a local path. */
+/**
+ * `[user@]host[:port]:path`, `[user@][v6addr][:port]:path`; anything else (or `./a:b`) is a local
+ * path. A purely numeric second field is the receiver's UDP port.
+ */
 export function parseRemote(operand: string): RemoteTarget | null {
   if (operand.startsWith("/") || operand.startsWith(".")) return null;
-  const m = /^(?:([^@/:]+)@)?(\[[0-9A-Fa-f:.]+\]|[^:/[\]]+):(.*)$/.exec(operand);
+  const m = /^(?:([^@/:]+)@)?(\[[0-9A-Fa-f:.]+\]|[^:/[\]]+)(?::(\d{1,5}))?:(.*)$/.exec(operand);
   if (!m) return null;
-  return { user: m[1] ?? null, host: m[2]!.replace(/^\[|\]$/g, ""), path: m[3]! };
+  const port = m[3] === undefined ? null : Number(m[3]);
+  if (port !== null && (port < 1 || port > 65535)) return null;
+  return { user: m[1] ?? null, host: m[2]!.replace(/^\[|\]$/g, ""), port, path: m[4]! };
 }
 
 /** scp naming: which receiver directory, and each source's path below it. */
@@ -104,12 +116,8 @@ async function runCp(operands: string[], o: CpOptions): Promise<void> {
   if (remoteSource) {
     throw usageError(`slipstream cp: ${remoteSource}: copying from a remote server is not supported yet`);
   }
-  if (target.user !== null) {
-    throw usageError(
-      "slipstream cp: user@host needs receive tokens, which come with encryption; copy without user@ to a receiver that accepts anonymous transfers",
-    );
-  }
   const plan = await planCopy(sources, target.path, o.recursive === true);
+  const remote = await remoteGrant(target, plan.destinationPath, o);
   const local = await connectLocalServer(
     {
       host: o.host,
@@ -135,7 +143,8 @@ async function runCp(operands: string[], o: CpOptions): Promise<void> {
     const dest = (await api
       .call("send.createDestination", {
         destinationAddress: target.host,
-        destinationPort: o.port,
+        destinationPort: target.port ?? o.port,
+        ...(remote.publicKey ? { destinationPublicKey: remote.publicKey } : {}),
         ...(o.rateControl ? { rateControlMethod: o.rateControl } : {}),
         ...(o.rate !== undefined ? { sendRate: o.rate } : {}),
         ...(o.rateMin !== undefined ? { sendRateMin: o.rateMin } : {}),
@@ -169,6 +178,9 @@ async function runCp(operands: string[], o: CpOptions): Promise<void> {
       destinationPath: plan.destinationPath,
       priority: o.priority,
       overwrite: o.overwrite as "always",
+      ...(remote.token
+        ? { receiveToken: remote.token.token, receiveTokenPassword: remote.token.password }
+        : {}),
       ...(o.checkpoint !== undefined ? { checkpointFrequencySeconds: o.checkpoint } : {}),
     })) as TransferView;
     transferId = transfer.transferId;
@@ -192,7 +204,83 @@ async function runCp(operands: string[], o: CpOptions): Promise<void> {
     throw error;
   } finally {
     process.off("SIGINT", onInterrupt);
+    await remote.release();
     await local.close();
+  }
+}
+
+interface RemoteGrant {
+  publicKey: string | null;
+  token: { token: string; password: string | null } | null;
+  release(): Promise<void>;
+}
+
+/**
+ * What the receiving server needs from cp (server.md §5): its public key (from its public
+ * getServerInfo, unless --public-key gives it), and for `user@host` a 24-hour API token
+ * with `upload` confined to the target directory, made for this copy and deleted after it.
+ */
+async function remoteGrant(
+  target: RemoteTarget,
+  destinationPath: string,
+  o: CpOptions,
+): Promise<RemoteGrant> {
+  const none: RemoteGrant = { publicKey: o.publicKey ?? null, token: null, release: async () => undefined };
+  if (o.remoteToken !== undefined) {
+    return {
+      ...none,
+      token: { token: o.remoteToken, password: process.env.SLIPSTREAM_TOKEN_PASSWORD ?? null },
+    };
+  }
+  const needsApi = target.user !== null || o.publicKey === undefined;
+  if (!needsApi) return none;
+  const client = new SlipstreamClient({
+    host: target.host,
+    port: o.remoteApiPort,
+    fingerprint: o.fingerprint ?? null,
+    onFirstUse: (hostPort, fingerprint) =>
+      process.stderr.write(
+        `slipstream cp: recorded certificate fingerprint of ${hostPort}: ${fingerprint}\n`,
+      ),
+  });
+  try {
+    const info = (await client.call("getServerInfo", {})) as { publicKey: string | null };
+    const publicKey = o.publicKey ?? info.publicKey;
+    if (target.user === null) {
+      client.close();
+      return { ...none, publicKey };
+    }
+    const password =
+      process.env.SLIPSTREAM_REMOTE_PASSWORD ??
+      (await promptHidden(`Password for ${target.user}@${target.host}: `, EXIT.AUTH));
+    await client.login(target.user, password).catch(() => {
+      throw new CliExit(EXIT.AUTH, `slipstream cp: login to ${target.host} as ${target.user} failed`);
+    });
+    const dir = "/" + destinationPath;
+    if (destinationPath !== "") await client.call("mkdir", { path: dir, parents: true });
+    const token = (await client.call("createAPIToken", {
+      permissions: ["upload"],
+      path: dir,
+      description: "slipstream cp",
+      expirySeconds: 86_400,
+    })) as { token: string };
+    return {
+      publicKey,
+      token: { token: token.token, password: null },
+      async release() {
+        await client.call("deleteAPIToken", { token: token.token }).catch(() => undefined);
+        client.close();
+      },
+    };
+  } catch (error) {
+    client.close();
+    if (error instanceof SlipstreamConnectionError) {
+      throw new CliExit(
+        EXIT.CONNECT,
+        `slipstream cp: cannot reach the API of ${target.host}:${o.remoteApiPort}: ${error.message}`,
+      );
+    }
+    throw error;
   }
 }
 
@@ -270,7 +358,7 @@ export function registerCpCommand(program: Command): void {
   program
     .command("cp")
     .description("copy local files to a Slipstream receiver through the local (or an embedded) server")
-    .usage("[options] SOURCE... [user@]HOST:PATH")
+    .usage("[options] SOURCE... [user@]HOST[:PORT]:PATH")
     .argument("<operands...>", "sources, then the target")
     .option("-r, --recursive", "copy directories")
     .option("--host <host>", "local server API host", "localhost")
@@ -282,6 +370,10 @@ export function registerCpCommand(program: Command): void {
     .option("--state-dir <dir>", "local server state dir (admin.password, runtime.json)")
     .option("--user <name>", "local server user (password from SLIPSTREAM_API_PASSWORD)")
     .option("--port <port>", "UDP receive port of the remote receiver", integer(1, 65535), 8886)
+    .option("--remote-api-port <port>", "API port of the remote server", integer(1, 65535), 8886)
+    .option("--remote-token <token>", "upload API token of the remote (password: SLIPSTREAM_TOKEN_PASSWORD)")
+    .option("--public-key <key>", "the receiver's public key (default: fetched from its API)")
+    .option("--fingerprint <hex>", "pin the remote API certificate")
     .option("--rate-control <m>", "rateControlMethod of a new destination: fixed, adaptive, fair, background")
     .option("--rate <kbps>", "sendRate (kbps; M/G suffixes)", kbps)
     .option("--rate-min <kbps>", "sendRateMin", kbps)

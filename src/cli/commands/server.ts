@@ -8,15 +8,20 @@ import { loadTlsIdentity } from "../../server/tls.js";
 import { CliExit, EXIT } from "../exit.js";
 import { ReceiveConfigurationError, receiveService } from "../../server/engine/receive-service.js";
 import { sendExtension } from "../../api/send-extension.js";
+import { formatPublicKey, loadOrCreateKeyPair } from "../../io/keys.js";
+import { serverKeyPath } from "../../server/server-state.js";
 
-function runAction(parsed: ParsedServerCommand): void {
+async function runAction(parsed: ParsedServerCommand): Promise<void> {
   const action = parsed.actions[0];
   if (action === "print-public-key") {
-    // TODO(encryption): print the X25519 public key once the key pair exists.
-    throw new CliExit(
-      EXIT.FAILED,
-      "slipstream server: --print-public-key is not available in this build yet",
-    );
+    const stateDir = openStateDir(parsed.options.stateDir, parsed.options.ephemeral);
+    try {
+      const { keyPair } = await loadOrCreateKeyPair(serverKeyPath(stateDir.path));
+      process.stdout.write(formatPublicKey(keyPair.publicKey) + "\n");
+    } finally {
+      stateDir.release();
+    }
+    return;
   }
   const stateDir = openStateDir(parsed.options.stateDir, parsed.options.ephemeral);
   try {

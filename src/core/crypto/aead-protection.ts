@@ -5,13 +5,16 @@
  * HKDF-SHA256(secret, info = "slipstream epoch" || e) so both ends switch at the same packet without
  * a key-phase bit. The nonce is the epoch IV XOR the 48-bit packet number, which is never reused in
  * a direction, so no (key, nonce) pair repeats. Authentic packets pass a replay window.
+ * The AEAD itself runs in an AeadBackend (aead-backends.ts): sodium-native where it is installed and
+ * has the cipher, else node:crypto; the bytes on the wire are the same either way.
  */
-import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyObject } from "node:crypto";
+import { hkdfSync } from "node:crypto";
 import type { PacketProtection } from "../wire/protection.js";
 import type { AeadCipherName } from "./ciphers.js";
 import { ReplayWindow } from "./replay-window.js";
+import { AEAD_TAG_SIZE, defaultAeadBackend, type AeadBackend, type AeadKey } from "./aead-backends.js";
 
-export const AEAD_TAG_SIZE = 16;
+export { AEAD_TAG_SIZE };
 /** RFC 9001 §6.6 confidentiality limit for AES-GCM, used for both ciphers */
 export const DEFAULT_KEY_ROTATION_PACKETS = 2 ** 23;
 export const MIN_KEY_ROTATION_PACKETS = 16;
@@ -24,8 +27,7 @@ const RECV_KEY_CACHE = 4;
 
 interface EpochKeys {
   epoch: number;
-  /** a KeyObject: createCipheriv takes it without re-importing raw bytes each packet */
-  key: KeyObject;
+  key: AeadKey;
   iv: Buffer;
 }
 
@@ -54,10 +56,13 @@ export class AeadProtection implements PacketProtection {
     private readonly recvSecret: Uint8Array,
     readonly rotationPackets = DEFAULT_KEY_ROTATION_PACKETS,
     replayWindow = 2048,
+    /** where the AEAD runs; the default is the fastest one installed */
+    readonly backend: AeadBackend = defaultAeadBackend(cipher),
   ) {
     if (!Number.isInteger(rotationPackets) || rotationPackets < MIN_KEY_ROTATION_PACKETS)
       throw new Error(`key rotation interval must be an integer >= ${MIN_KEY_ROTATION_PACKETS}`);
-    this.sendKeys = deriveEpoch(sendSecret, 0);
+    if (!backend.supports(cipher)) throw new Error(`${backend.name} has no ${cipher}`);
+    this.sendKeys = this.deriveEpoch(sendSecret, 0);
     this.replay = new ReplayWindow(replayWindow);
   }
 
@@ -77,20 +82,10 @@ export class AeadProtection implements PacketProtection {
   seal(buf: Uint8Array, headerSize: number, payloadEnd: number, packetNumber: number): number {
     const epoch = Math.floor(packetNumber / this.rotationPackets);
     if (epoch !== this.sendKeys.epoch) {
-      this.sendKeys = deriveEpoch(this.sendSecret, epoch);
+      this.sendKeys = this.deriveEpoch(this.sendSecret, epoch);
       this.stats.keyUpdates++;
     }
-    const c = createCipheriv(
-      this.cipher as "aes-256-gcm",
-      this.sendKeys.key,
-      this.setNonce(this.sendKeys.iv, packetNumber),
-      { authTagLength: AEAD_TAG_SIZE },
-    );
-    c.setAAD(buf.subarray(0, headerSize));
-    const body = c.update(buf.subarray(headerSize, payloadEnd));
-    c.final();
-    buf.set(body, headerSize);
-    buf.set(c.getAuthTag(), payloadEnd);
+    this.sendKeys.key.seal(buf, headerSize, payloadEnd, this.setNonce(this.sendKeys.iv, packetNumber));
     return payloadEnd + AEAD_TAG_SIZE;
   }
 
@@ -107,22 +102,8 @@ export class AeadProtection implements PacketProtection {
       return null;
     }
     const keys = this.recvKeysFor(Math.floor(packetNumber / this.rotationPackets));
-    let body: Buffer;
-    try {
-      // Both AEADs share the GCM-shaped API (setAAD, setAuthTag); the cast only picks that overload.
-      const d = createDecipheriv(
-        this.cipher as "aes-256-gcm",
-        keys.key,
-        this.setNonce(keys.iv, packetNumber),
-        {
-          authTagLength: AEAD_TAG_SIZE,
-        },
-      );
-      d.setAAD(buf.subarray(0, headerSize));
-      d.setAuthTag(buf.subarray(end));
-      body = d.update(buf.subarray(headerSize, end));
-      d.final();
-    } catch {
+    const body = keys.key.open(buf, headerSize, this.setNonce(keys.iv, packetNumber));
+    if (body === null) {
       this.stats.unauthentic++;
       return null;
     }
@@ -132,7 +113,7 @@ export class AeadProtection implements PacketProtection {
   }
 
   private recvKeysFor(epoch: number): EpochKeys {
-    return this.recvKeys.find((k) => k.epoch === epoch) ?? deriveEpoch(this.recvSecret, epoch);
+    return this.recvKeys.find((k) => k.epoch === epoch) ?? this.deriveEpoch(this.recvSecret, epoch);
   }
 
   /** Only keys that opened an authentic packet are cached, so forged packet numbers cost one derivation. */
@@ -142,12 +123,12 @@ export class AeadProtection implements PacketProtection {
     this.recvKeys.sort((a, b) => b.epoch - a.epoch);
     if (this.recvKeys.length > RECV_KEY_CACHE) this.recvKeys.length = RECV_KEY_CACHE;
   }
-}
 
-function deriveEpoch(secret: Uint8Array, epoch: number): EpochKeys {
-  const info = Buffer.alloc(16 + 8);
-  info.write("slipstream epoch", 0, "latin1");
-  info.writeBigUInt64BE(BigInt(epoch), 16);
-  const out = Buffer.from(hkdfSync("sha256", secret, new Uint8Array(0), info, 32 + 12));
-  return { epoch, key: createSecretKey(out.subarray(0, 32)), iv: out.subarray(32) };
+  private deriveEpoch(secret: Uint8Array, epoch: number): EpochKeys {
+    const info = Buffer.alloc(16 + 8);
+    info.write("slipstream epoch", 0, "latin1");
+    info.writeBigUInt64BE(BigInt(epoch), 16);
+    const out = Buffer.from(hkdfSync("sha256", secret, new Uint8Array(0), info, 32 + 12));
+    return { epoch, key: this.backend.importKey(this.cipher, out.subarray(0, 32)), iv: out.subarray(32) };
+  }
 }

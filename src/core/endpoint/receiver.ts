@@ -24,7 +24,7 @@ import {
 import { HEADER_SIZE, PacketType, parseHeader, PROTOCOL_VERSION, writeHeader } from "../wire/packet.js";
 import { ChecksumProtection } from "../wire/protection.js";
 import { decodeControl, encodeControl, type ControlMessage, type FileEntry } from "../transfer/messages.js";
-import { RecvTransfer, type ResumeFile } from "../transfer/recv-transfer.js";
+import { RecvTransfer, type ReceiveTokenCredentials, type ResumeFile } from "../transfer/recv-transfer.js";
 import { DecodeError } from "../wire/varint.js";
 import { NoiseResponder } from "../crypto/noise-handshake.js";
 import type { ResponderSecurity } from "../crypto/security.js";
@@ -36,11 +36,26 @@ export interface IncomingTransfer {
   overwrite: string;
   blockSize: number;
   files: FileEntry[];
+  /** the sender's receiveToken; only ever present on an encrypted session */
+  receiveToken?: ReceiveTokenCredentials;
 }
 
 export const DEFAULT_MAX_PENDING_WRITES = 256 * 1024 * 1024;
 
 export type TransferOutcome = "complete" | "failed" | "cancelled" | "suspended" | "interrupted";
+
+/** What one transfer's DATA brought, across its sessions; kept until the driver releases it. */
+export interface RecvTransferCounters {
+  /** file bytes accepted (duplicates excluded) */
+  bytesAccepted: number;
+  blocksAccepted: number;
+  /** blocks received again that were already held */
+  blocksDuplicate: number;
+  /** DATA datagrams for this transfer (accepted or duplicate) */
+  dataPacketsRecv: number;
+  /** the latest DATA datagram for it */
+  lastRecvTime: Micros | null;
+}
 
 export type ReceiverEvent =
   | { type: "sessionOpened"; session: string; from: string; peer: PeerInfo }
@@ -140,6 +155,7 @@ export class ReceiverEndpoint {
   private readonly events: ReceiverEvent[] = [];
   private readonly outbox: Array<{ datagram: Uint8Array; to: string }> = [];
   private readonly rateCaps = new Map<string, number>();
+  private readonly transferCounts = new Map<string, RecvTransferCounters>();
   private readonly lastReset = new Map<string, Micros>();
   private pendingWrites = 0;
   private rr = 0;
@@ -159,6 +175,20 @@ export class ReceiverEndpoint {
   sessionIds(): string[] {
     return [...this.sessions.keys()];
   }
+  /** The per-transfer counters of `id` (also after it ended, until released). */
+  transferCounters(id: string): RecvTransferCounters | undefined {
+    return this.transferCounts.get(id);
+  }
+
+  releaseTransferCounters(id: string): void {
+    this.transferCounts.delete(id);
+  }
+
+  /** The session currently carrying transfer `id`, or null. */
+  transferSession(id: string): string | null {
+    return this.byTransferId.get(id)?.session.id ?? null;
+  }
+
   /** A server-wide incoming share for one session, advertised to its sender (bytes/s; 0 = none). */
   setRateCap(session: string, bytesPerSecond: number): void {
     this.rateCaps.set(session, bytesPerSecond);
@@ -421,6 +451,18 @@ export class ReceiverEndpoint {
       if (previous) this.forget(previous.session, previous.t);
       const t = new RecvTransfer(m.n, m.id, m.blockSize, m.path, m.overwrite);
       t.addFiles(m.files);
+      if (m.rt !== undefined) t.receiveToken = { token: m.rt, password: m.rtp ?? null };
+      if (!this.transferCounts.has(m.id)) {
+        if (this.transferCounts.size >= 65_536)
+          this.transferCounts.delete(this.transferCounts.keys().next().value!);
+        this.transferCounts.set(m.id, {
+          bytesAccepted: 0,
+          blocksAccepted: 0,
+          blocksDuplicate: 0,
+          dataPacketsRecv: 0,
+          lastRecvTime: null,
+        });
+      }
       session.transfers.set(m.n, t);
       this.byTransferId.set(m.id, { session, t });
       if (!m.more) this.requestDecision(session, t);
@@ -471,12 +513,24 @@ export class ReceiverEndpoint {
     }
     const f = t.files[frame.file]!;
     const block = frame.offset / t.blockSize;
+    const counts = this.transferCounts.get(t.id);
     if (f.status !== "receiving" || f.received.has(block)) {
       session.connection.counters.packetsDuplicate++;
+      if (counts) {
+        counts.blocksDuplicate++;
+        counts.dataPacketsRecv++;
+        counts.lastRecvTime = session.connection.counters.lastRecvTime;
+      }
       return true;
     }
     if (this.pendingWrites + expected > (this.options.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITES))
       return false;
+    if (counts) {
+      counts.bytesAccepted += expected;
+      counts.blocksAccepted++;
+      counts.dataPacketsRecv++;
+      counts.lastRecvTime = session.connection.counters.lastRecvTime;
+    }
     f.received.set(block);
     t.bytesReceived += expected;
     this.pendingWrites += expected;
@@ -492,6 +546,14 @@ export class ReceiverEndpoint {
   }
 
   private requestDecision(session: RecvSession, t: RecvTransfer): void {
+    if (t.receiveToken !== null && (session.connection.peer?.cipher ?? "none") === "none") {
+      this.refuseTransfer(
+        t.id,
+        "RECEIVER_REFUSED",
+        "a receiveToken is only accepted on an encrypted session",
+      );
+      return;
+    }
     t.state = "pending";
     this.events.push({
       type: "transferRequest",
@@ -502,6 +564,7 @@ export class ReceiverEndpoint {
         overwrite: t.overwrite,
         blockSize: t.blockSize,
         files: t.files.map((f) => f.entry),
+        ...(t.receiveToken === null ? {} : { receiveToken: t.receiveToken }),
       },
     });
   }

@@ -22,7 +22,12 @@ import {
   type CancelReason,
   type ControlMessage,
 } from "../transfer/messages.js";
-import { SendTransfer, type ReadRequest, type TransferSpec } from "../transfer/send-transfer.js";
+import {
+  receiveTokenRefusal,
+  SendTransfer,
+  type ReadRequest,
+  type TransferSpec,
+} from "../transfer/send-transfer.js";
 import { NoiseInitiator } from "../crypto/noise-handshake.js";
 import { assertKeyPair, assertUsablePublicKey, decodePublicKey } from "../crypto/keys.js";
 import { offersFor } from "../crypto/ciphers.js";
@@ -442,10 +447,22 @@ export class SenderEndpoint implements ConnectionHandler {
 
   private announce(t: SendTransfer): void {
     const conn = this.connection!;
+    const encrypted = (conn.peer?.cipher ?? "none") !== "none";
+    const refusal = receiveTokenRefusal(t.spec, encrypted);
+    if (refusal !== null) {
+      this.events.push({
+        type: "transferFailed",
+        transfer: t.id,
+        code: "RECEIVER_REFUSED",
+        message: refusal,
+      });
+      this.drop(t);
+      return;
+    }
     const n = this.nextNumber++;
     this.byNumber.set(n, t);
     this.sending.push(t);
-    t.announce(n, conn.blockSize);
+    t.announce(n, conn.blockSize, encrypted);
   }
 
   private drop(t: SendTransfer): void {

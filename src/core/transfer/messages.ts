@@ -25,6 +25,10 @@ export type ControlMessage =
       overwrite: string;
       files: FileEntry[];
       more: boolean;
+      /** the sender's receiveToken (api.md §3.4); only ever sent on an encrypted session */
+      rt?: string;
+      /** that token's password, if any */
+      rtp?: string | null;
     }
   | { t: "files"; n: number; files: FileEntry[]; more: boolean }
   | { t: "accept"; n: number; have: Array<{ f: number; r: ByteRanges }>; done: number[] }
@@ -95,7 +99,9 @@ export function decodeControl(bytes: Uint8Array): ControlMessage | null {
         Array.isArray(v.files) &&
         v.files.length <= FILES_PER_MESSAGE &&
         v.files.every(fileEntry) &&
-        typeof v.more === "boolean"
+        typeof v.more === "boolean" &&
+        (v.rt === undefined || str(v.rt, 256)) &&
+        (v.rtp === undefined || v.rtp === null || str(v.rtp))
         ? (v as ControlMessage)
         : null;
     case "files":

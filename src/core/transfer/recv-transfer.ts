@@ -29,10 +29,18 @@ export interface ResumeFile {
 
 export type RecvTransferState = "announcing" | "pending" | "receiving";
 
+/** A sender's receiveToken as it arrived in the start message (api.md §3.4). */
+export interface ReceiveTokenCredentials {
+  token: string;
+  password: string | null;
+}
+
 export class RecvTransfer {
   state: RecvTransferState = "announcing";
   readonly files: RecvFile[] = [];
   bytesReceived = 0;
+  /** set from the start message; never logged */
+  receiveToken: ReceiveTokenCredentials | null = null;
 
   constructor(
     readonly n: number,

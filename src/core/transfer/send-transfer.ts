@@ -27,6 +27,18 @@ export interface TransferSpec {
   files: TransferFileSpec[];
   /** the receiver may hold part of it (e.g. a sender restarted): wait for its accept before sending */
   resumed?: boolean;
+  /** an API token of the receiving server (api.md §3.4); travels only on an encrypted session */
+  receiveToken?: { token: string; password: string | null };
+}
+
+/**
+ * Why `spec` must not be announced on a session with or without encryption, or null when it may.
+ * A receiveToken is a credential: it never goes out in the clear.
+ */
+export function receiveTokenRefusal(spec: TransferSpec, encrypted: boolean): string | null {
+  return spec.receiveToken !== undefined && !encrypted
+    ? "a receiveToken is only sent on an encrypted session, and the session to the receiver is not encrypted"
+    : null;
 }
 
 export type FileStatus = "pending" | "ok" | "failed";
@@ -170,9 +182,10 @@ export class SendTransfer {
    * Announces the transfer on a (new) connection. A fresh transfer starts sending at once (the
    * receiver does not acknowledge data before it accepts); a resumed one waits for the accept,
    * which says what the receiver already holds. On a new connection the receiver is the
-   * authority on what arrived, so acknowledgements start over.
+   * authority on what arrived, so acknowledgements start over. `encrypted`: the session's cipher
+   * is not `none`; the receiveToken goes out only then (the caller refuses it otherwise).
    */
-  announce(n: number, blockSize: number): void {
+  announce(n: number, blockSize: number, encrypted = false): void {
     this.n = n;
     this.accepted = false;
     if (this.blockSize !== blockSize) this.setBlockSize(blockSize);
@@ -209,6 +222,7 @@ export class SendTransfer {
               overwrite: this.spec.overwrite,
               files,
               more,
+              ...this.receiveTokenFields(encrypted),
             }
           : { t: "files", n, files, more },
       );
@@ -220,6 +234,12 @@ export class SendTransfer {
       else if (f.blocks === 0) this.finishHash(i);
     }
     this.pumpReads();
+  }
+
+  /** The start message's token fields: only on an encrypted session (see receiveTokenRefusal). */
+  private receiveTokenFields(encrypted: boolean): { rt?: string; rtp?: string | null } {
+    const rt = this.spec.receiveToken;
+    return rt === undefined || !encrypted ? {} : { rt: rt.token, rtp: rt.password };
   }
 
   private setBlockSize(blockSize: number): void {

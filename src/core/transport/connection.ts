@@ -125,6 +125,8 @@ export class Connection {
   private lastAckElicitingSend: Micros;
   private pendingClose: { code: string; reason: string } | null = null;
   private handshakeRetryAt: Micros;
+  /** when each Initial of the handshake was sent */
+  private readonly initialsSent: Micros[] = [];
   private handshakeInterval = HANDSHAKE_RETRY_INITIAL;
   private handshakeReply: Uint8Array | null = null;
   private handshakeReplyDue = false;
@@ -346,6 +348,9 @@ export class Connection {
         this.finish(result.error, result.message, false);
         return;
       }
+      // The handshake round trip is the first RTT sample, unless a retransmitted Initial makes
+      // it ambiguous which one was answered (Karn).
+      if (this.initialsSent.length === 1) this.rtt.update(now, now - this.initialsSent[0]!, 0);
       this.establish(now, result);
       return;
     }
@@ -511,6 +516,7 @@ export class Connection {
       if (this.role !== "initiator" || !this.handshake.initiator || now < this.handshakeRetryAt) return null;
       this.handshakeRetryAt = now + this.handshakeInterval;
       this.handshakeInterval = Math.min(this.handshakeInterval * 2, MAX_PTO_INTERVAL * 2);
+      this.initialsSent.push(now);
       return this.buildSimple(
         now,
         PacketType.Initial,

@@ -54,6 +54,12 @@ export class ReceiverFiles {
     return new ReceiverFiles(transfer.id, slots);
   }
 
+  /** Where file `file` is written and what the sender said of it. */
+  slotOf(file: number): { target: string; entry: FileEntry } {
+    const slot = this.slots[file]!;
+    return { target: slot.target, entry: slot.entry };
+  }
+
   get fileCount(): number {
     return this.slots.length;
   }

@@ -40,13 +40,17 @@ export interface UdpReceiverOptions {
   /** this server's identity, sent in handshake replies */
   identity?: LocalIdentity;
   /**
-   * decides whether a transfer may be written at all; a refusal names its code and reason. `peer`
-   * is the sending session's (peer.publicKey: the sender's key proven by the handshake, or null)
+   * decides whether a transfer may be written at all; a refusal names its code and reason, `{root}`
+   * admits it under that sandbox root instead of `root`. `peer` is the sending session's
+   * (peer.publicKey: the sender's key proven by the handshake, or null), `session` its id
    */
   admitTransfer?: (
     transfer: IncomingTransfer,
     peer: PeerInfo | null,
-  ) => { code: string; message: string } | null;
+    session: string,
+  ) => AdmitDecision | Promise<AdmitDecision>;
+  /** admission of a session once its handshake succeeded (e.g. an allow-list for plain senders) */
+  admitSession?: (peer: PeerInfo, from: string) => { code: string; message: string } | null;
   /** key pair and policy for the authenticated handshake; absent: plain sessions only */
   security?: ResponderSecurity;
   /** sessions opened, closed or refused at the handshake (e.g. NOT_AUTHORIZED, KEY_MISMATCH) */
@@ -55,10 +59,28 @@ export interface UdpReceiverOptions {
   ) => void;
 }
 
+export type AdmitDecision = { code: string; message: string } | { root: string } | null;
+
+/** One file verified and renamed into place. */
+export interface FileVerified {
+  transfer: string;
+  file: number;
+  /** absolute local path it was written to */
+  target: string;
+  /** its path as the sender named it */
+  destPath: string;
+  size: number;
+  sha256: string | null;
+  /** an empty-directory entry (created, nothing verified) */
+  directory: boolean;
+}
+
 export interface TransferEnd {
   transfer: string;
   outcome: TransferOutcome | "refused";
   message: string;
+  /** why a transfer was refused: RECEIVER_REFUSED, RECEIVER_WRITE or the admitTransfer code */
+  code?: string;
 }
 
 export interface UdpReceiverStats {
@@ -87,6 +109,11 @@ export class UdpReceiver {
   readonly endpoint: ReceiverEndpoint;
   /** called once per transfer after its files are cleaned up */
   onTransferEnded: ((end: TransferEnd) => void) | null = null;
+  /** called once per file verified and renamed into place */
+  onFileVerified: ((file: FileVerified) => void) | null = null;
+  /** called when a file fails here or at the sender (EXISTS, HASH_MISMATCH, RECEIVER_WRITE, SOURCE_READ …) */
+  onFileFailed: ((e: { transfer: string; file: number; code: string; message: string }) => void) | null =
+    null;
   private readonly scheduler: PumpScheduler;
   private readonly incoming = new Map<string, Incoming>();
   private readonly ended = new Map<string, TransferEnd>();
@@ -106,6 +133,14 @@ export class UdpReceiver {
       local: options.identity ?? { serverId: null, serverUid: null },
       maxPendingWriteBytes: options.maxPendingWriteBytes,
       security: options.security,
+      ...(options.admitSession
+        ? {
+            admit: (peer: PeerInfo, from: string) => {
+              const refusal = options.admitSession?.(peer, from) ?? null;
+              return refusal ? { error: refusal.code, message: refusal.message } : null;
+            },
+          }
+        : {}),
     });
     this.scheduler = new PumpScheduler(() => this.pump());
     socket.onDatagram((data, from) => {
@@ -160,6 +195,12 @@ export class UdpReceiver {
     };
   }
 
+  /** Closes a live session (its transfers are interrupted and may resume on a new one). */
+  closeSession(id: string, code: string, message: string): void {
+    this.endpoint.session(id)?.close(code, message);
+    this.scheduler.soon();
+  }
+
   /** Stops receiving; open part files are closed and kept (checkpointed when a store is set). */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -198,7 +239,7 @@ export class UdpReceiver {
   private onEvent(e: ReceiverEvent): void {
     switch (e.type) {
       case "transferRequest":
-        this.onRequest(e.transfer, this.endpoint.session(e.session)?.peer ?? null);
+        this.onRequest(e.transfer, this.endpoint.session(e.session)?.peer ?? null, e.session);
         break;
       case "sessionOpened":
       case "sessionClosed":
@@ -217,12 +258,15 @@ export class UdpReceiver {
       case "transferEnded":
         void this.onEnded(e.transfer, e.outcome, e.message);
         break;
+      case "fileFailed":
+        this.onFileFailed?.(e);
+        break;
       default:
         break;
     }
   }
 
-  private onRequest(transfer: IncomingTransfer, peer: PeerInfo | null): void {
+  private onRequest(transfer: IncomingTransfer, peer: PeerInfo | null, session: string): void {
     this.ended.delete(transfer.id);
     const previous = this.incoming.get(transfer.id);
     if (previous) {
@@ -237,21 +281,30 @@ export class UdpReceiver {
       });
       return;
     }
-    const refusal = this.options.admitTransfer?.(transfer, peer) ?? null;
-    if (refusal) {
-      this.endpoint.refuseTransfer(transfer.id, refusal.code, refusal.message);
-      this.announceEnd({ transfer: transfer.id, outcome: "refused", message: refusal.message });
-      this.scheduler.soon();
-      return;
-    }
-    const files = this.admit(transfer);
+    // The decision may take a while (a receive token's password is checked with scrypt).
+    const files = Promise.resolve(this.options.admitTransfer?.(transfer, peer, session) ?? null).then(
+      (decision) => {
+        if (!decision || !("code" in decision))
+          return this.admit(transfer, decision?.root ?? this.options.root);
+        if (this.incoming.get(transfer.id)?.files === files) this.incoming.delete(transfer.id);
+        this.endpoint.refuseTransfer(transfer.id, decision.code, decision.message);
+        this.announceEnd({
+          transfer: transfer.id,
+          outcome: "refused",
+          message: decision.message,
+          code: decision.code,
+        });
+        this.scheduler.soon();
+        return null;
+      },
+    );
     this.incoming.set(transfer.id, { files, keepTimer: null });
   }
 
-  private async admit(transfer: IncomingTransfer): Promise<ReceiverFiles | null> {
+  private async admit(transfer: IncomingTransfer, root: string): Promise<ReceiverFiles | null> {
     let files: ReceiverFiles;
     try {
-      files = await ReceiverFiles.prepare(this.options.root, transfer);
+      files = await ReceiverFiles.prepare(root, transfer);
       await files.createDirectories();
       if (this.store) await files.loadCheckpoint(this.store);
     } catch (error) {
@@ -259,7 +312,7 @@ export class UdpReceiver {
       const message = (error as Error).message;
       this.endpoint.refuseTransfer(transfer.id, code, message);
       this.incoming.delete(transfer.id);
-      this.announceEnd({ transfer: transfer.id, outcome: "refused", message });
+      this.announceEnd({ transfer: transfer.id, outcome: "refused", message, code });
       this.scheduler.soon();
       return null;
     }
@@ -304,8 +357,19 @@ export class UdpReceiver {
       .then(async (files) => {
         if (!files) return;
         const result = await files.finish(file, sha256);
-        if (result.ok) this.counters.filesVerified++;
-        else this.counters.verifyFailures++;
+        if (result.ok) {
+          this.counters.filesVerified++;
+          const { target, entry } = files.slotOf(file);
+          this.onFileVerified?.({
+            transfer: id,
+            file,
+            target,
+            destPath: entry.p,
+            size: entry.d ? 0 : entry.s,
+            sha256: "sha256" in result ? result.sha256 : null,
+            directory: !!entry.d,
+          });
+        } else this.counters.verifyFailures++;
         const message = result.ok
           ? ""
           : result.reason === "HASH_MISMATCH"

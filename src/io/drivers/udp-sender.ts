@@ -54,6 +54,8 @@ export interface SendSpec {
   files: SendFileEntry[];
   /** continue an earlier run: wait for the receiver's block map instead of sending at once */
   resumed?: boolean;
+  /** an API token of the receiving server with `upload` (api.md §3.4); needs an encrypted session */
+  receiveToken?: { token: string; password: string | null };
 }
 
 export interface SendResult {
@@ -107,7 +109,10 @@ export class UdpSender {
     options: UdpSenderOptions,
   ) {
     this.endpoint = new SenderEndpoint({
-      config: { ...DEFAULT_CONNECTION_CONFIG, pacerMaxBurst: 2_000, ...options.config },
+      // A process that is descheduled or whose event loop stalls (TLS handshakes on the API, a
+      // busy machine) may catch up on up to 10 ms of missed sending; with 2 ms, every longer
+      // stall was send time lost for good (docs/benchmarks.md, API under load).
+      config: { ...DEFAULT_CONNECTION_CONFIG, pacerMaxBurst: 10_000, ...options.config },
       local: options.identity ?? { serverId: null, serverUid: null },
       randomBytes: (n) => randomBytes(n),
       stallTimeout: options.stallTimeout,
@@ -151,6 +156,14 @@ export class UdpSender {
   async send(spec: SendSpec): Promise<SendResult> {
     if (this.closed) throw new Error("the sender is closed");
     const id = spec.id ?? randomBytes(16).toString("hex");
+    if (spec.receiveToken !== undefined && !this.endpoint.encryptionEnabled) {
+      return {
+        ok: false,
+        id,
+        code: "RECEIVER_REFUSED",
+        message: "a receiveToken is only sent on an encrypted session, and this sender does not encrypt",
+      };
+    }
     const specs: TransferFileSpec[] = [];
     for (const entry of spec.files) {
       try {
@@ -175,6 +188,7 @@ export class UdpSender {
         overwrite: spec.overwrite ?? "always",
         files: specs,
         ...(spec.resumed ? { resumed: true } : {}),
+        ...(spec.receiveToken === undefined ? {} : { receiveToken: spec.receiveToken }),
       });
       this.pump();
     });

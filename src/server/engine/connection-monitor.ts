@@ -236,7 +236,7 @@ export class ConnectionMonitor {
       destinationPort: dest.destinationPort,
       destinationPublicKey: dest.destinationPublicKey ?? null,
       encryptedConnectionState: stats?.state ?? "disconnected",
-      encryptionEnabled: stats?.cipher ? stats.cipher !== "none" : false,
+      encryptionEnabled: stats?.encryptionEnabled ?? false,
       lastDestinationServerId: this.lastPeer.serverId,
       lastDestinationServerUid: this.lastPeer.serverUid,
       lastError: error?.code ?? null,

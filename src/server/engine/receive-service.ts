@@ -1,20 +1,25 @@
 /**
- * The server's receive side: one UdpReceiver per `--recv-port`, answering handshakes with this
- * server's identity (so senders see its serverId/serverUid) and writing transfers under the
- * sandbox. Until sender authorisation exists (the encryption work), every transfer is anonymous:
- * refused unless `--recv-allow-anonymous` is on, which itself needs a sandbox.
+ * The server's receive side plugged in as an extension: one UdpReceiver per `--recv-port`,
+ * answering handshakes with this server's identity and key (plain senders are refused unless
+ * `--min-cipher none`), the allow-list of sender keys, and the recv.* methods. The work is in
+ * `server/recv/` (RecvService); transfers are written as the user bound to the sender's key, or
+ * `anonymous` (only with `--recv-allow-anonymous`, which needs a sandbox).
  */
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { ServerExtension, ServerHandle } from "../../api/extension.js";
+import { registerRecvMethods } from "../../api/methods/recv-methods.js";
 import type { RecvPort } from "../../api/schema/structures.js";
-import { UdpReceiver } from "../../io/drivers/udp-receiver.js";
+import type { RelayedTransport } from "../../io/relay/relayed-transport.js";
+import { RecvService } from "../recv/recv-service.js";
+import { ReceiveRelay } from "./receive-relay.js";
 
-export const ANONYMOUS_USER = "anonymous";
+export { ANONYMOUS_USER } from "../recv/recv-records.js";
 
 export class ReceiveConfigurationError extends Error {}
 
 export function receiveService(): ServerExtension {
-  const receivers: UdpReceiver[] = [];
+  let service: RecvService | null = null;
+  let relay: ReceiveRelay | null = null;
   return {
     name: "receive",
     async start(server: ServerHandle): Promise<void> {
@@ -24,61 +29,81 @@ export function receiveService(): ServerExtension {
           "--recv-allow-anonymous needs --sandbox-dir: anonymous data must land in a sandbox",
         );
       }
-      const root = o.sandboxDir
-        ? resolve(o.sandboxDir.replaceAll("%u", ANONYMOUS_USER).replaceAll("%%", "%"))
-        : "/";
-      const host = o.recvHost ?? "0.0.0.0";
-      for (const port of o.recvPorts) {
-        receivers.push(
-          await UdpReceiver.open({
-            host,
-            port,
-            root,
-            identity: { serverId: server.serverId, serverUid: server.serverUid },
-            config: {
-              datagramSize: o.datagramSize,
-              keepaliveInterval: o.keepaliveInterval * 1e6,
-              peerTimeout: o.peerTimeout * 1e6,
-            },
-            checkpointDir: join(server.state.stateDir.path, "checkpoints", String(port)),
-            checkpointIntervalMs: Math.max(1, o.checkpointFrequency) * 1000,
-            recvBufferSize: o.socketRecvBuffer,
-            sendBufferSize: o.socketSendBuffer,
-            admitTransfer: () =>
-              o.recvAllowAnonymous
-                ? null
-                : {
-                    code: "RECEIVER_REFUSED",
-                    message:
-                      "this server does not accept anonymous transfers (--recv-allow-anonymous is off)",
-                  },
-          }),
-        );
+      const recv = new RecvService(server.state);
+      service = recv;
+      relay = ReceiveRelay.open(o, server.state.serverKey, server.state.logger);
+      const transports = new Map<number, RelayedTransport>();
+      registerRecvMethods(server.registry, recv);
+      await recv.open(
+        o.recvPorts,
+        {
+          host: o.recvHost ?? "0.0.0.0",
+          // every transfer gets its root from the admission (the receiving user's sandbox)
+          root: "/",
+          identity: { serverId: server.serverId, serverUid: server.serverUid },
+          config: {
+            datagramSize: o.datagramSize,
+            keepaliveInterval: o.keepaliveInterval * 1e6,
+            peerTimeout: o.peerTimeout * 1e6,
+          },
+          checkpointIntervalMs: Math.max(1, o.checkpointFrequency) * 1000,
+          recvBufferSize: o.socketRecvBuffer,
+          sendBufferSize: o.socketSendBuffer,
+        },
+        (port) => join(server.state.stateDir.path, "checkpoints", String(port)),
+        relay
+          ? (port) => {
+              const transport = relay!.transport(port);
+              transports.set(port, transport);
+              return transport;
+            }
+          : undefined,
+      );
+      if (relay) {
+        // wait (bounded) for the relay to open the public ports, so runtime.json and the log
+        // name them; a relay that is down only delays the start, the link keeps redialling
+        await Promise.race([
+          Promise.allSettled([...transports.values()].map((t) => t.opened)),
+          new Promise((resolve) => setTimeout(resolve, 5000).unref()),
+        ]);
       }
       const ports = (): RecvPort[] =>
-        receivers.map((r) => ({
-          host: r.address.address,
-          port: r.address.port,
-          publicAddress: `${o.externalAddress?.split(":")[0] ?? r.address.address}:${r.address.port}`,
-          relayHost: null,
-          relayPort: null,
-          relayState: null,
-        }));
+        recv.receivers.map((r) =>
+          relay
+            ? {
+                host: r.address.address,
+                port: r.address.port,
+                publicAddress: `${r.address.address}:${r.address.port}`,
+                relayHost: relay.host,
+                relayPort: relay.port,
+                relayState: relay.state,
+              }
+            : {
+                host: r.address.address,
+                port: r.address.port,
+                publicAddress: `${o.externalAddress?.split(":")[0] ?? r.address.address}:${r.address.port}`,
+                relayHost: null,
+                relayPort: null,
+                relayState: null,
+              },
+        );
       server.setEngineInfo({
         receiver: (authenticated) => ({
           activeTransferCount: authenticated
-            ? receivers.reduce((a, r) => a + r.stats().activeTransfers, 0)
+            ? recv.receivers.reduce((a, r) => a + r.stats().activeTransfers, 0)
             : null,
           allowAnonymous: o.recvAllowAnonymous,
           maxIncomingTransfers: o.maxIncomingTransfers,
-          onlyAuthorizedClientsAllowed: o.recvOnlyAuthorizedClients ?? false,
+          onlyAuthorizedClientsAllowed: recv.clients.onlyAuthorizedAllowed,
           recvPorts: ports(),
         }),
       });
     },
     async stop(): Promise<void> {
-      await Promise.all(receivers.map((r) => r.close()));
-      receivers.length = 0;
+      await service?.stop();
+      service = null;
+      await relay?.close();
+      relay = null;
     },
   };
 }

@@ -17,6 +17,15 @@ export function ownershipOf(caller: Caller): Ownership {
   };
 }
 
+/**
+ * api.md §1.3: a password session sees its user's objects (superusers: all); a token session
+ * only the objects its token created.
+ */
+export function canSee(object: Ownership, caller: Caller): boolean {
+  if (caller.token !== null) return object.ownerToken === caller.token;
+  return object.owner === caller.user || caller.superuser;
+}
+
 /** Others' objects are reported as missing, so their ids are not confirmed to exist. */
 export function requireVisible<T extends Ownership>(
   object: T | undefined,
@@ -25,7 +34,7 @@ export function requireVisible<T extends Ownership>(
   id: string,
   param: string,
 ): T {
-  if (!object || (object.owner !== caller.user && !caller.superuser)) {
+  if (!object || !canSee(object, caller)) {
     throw new ServiceError("NOT_FOUND", `no ${what} with ${param} ${id}`, param, { id });
   }
   return object;
@@ -33,6 +42,7 @@ export function requireVisible<T extends Ownership>(
 
 /** Which owners a list call covers: the caller, or (superusers) anyone given, `*` = all. */
 export function ownerFilter(caller: Caller, owner: string | undefined): (o: Ownership) => boolean {
+  if (caller.token !== null) return (o) => o.ownerToken === caller.token;
   if (owner === undefined || owner === caller.user) return (o) => o.owner === caller.user;
   if (!caller.superuser) {
     throw new ServiceError("FORBIDDEN", "only a superuser may list other users' objects", "owner");

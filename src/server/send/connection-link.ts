@@ -8,15 +8,21 @@
  */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import type { CipherName } from "../../core/crypto/ciphers.js";
+import { decodePublicKey, type StaticKeyPair } from "../../core/crypto/keys.js";
+import { senderStats } from "../../core/endpoint/stats.js";
 import type { LocalIdentity } from "../../core/transport/handshake.js";
 import { kbpsToBytesPerSecond } from "../../core/time.js";
 import type { SenderEvent } from "../../core/endpoint/sender.js";
 import { UdpSender } from "../../io/drivers/udp-sender.js";
+import type { RelayLink } from "../../io/relay/relay-link.js";
+import type { RelayedTransport } from "../../io/relay/relayed-transport.js";
 import {
   ConnectionMonitor,
   type ConnectionStructure,
   type TransferCounts,
 } from "../engine/connection-monitor.js";
+import type { RelayPool } from "./relay-pool.js";
 import type { DestinationRecord } from "./records.js";
 
 export interface LinkConfig {
@@ -29,6 +35,10 @@ export interface LinkConfig {
   sendBufferSize: number;
   rateWindowSeconds: number;
   identity: LocalIdentity;
+  /** this server's key pair and cipher floor; null = unencrypted sessions (both ciphers `none`) */
+  security: { keyPair: StaticKeyPair; minCipher: CipherName } | null;
+  /** the links to sender-side relays */
+  relays: RelayPool;
 }
 
 export interface LinkHooks {
@@ -37,12 +47,15 @@ export interface LinkHooks {
   onEvent(e: SenderEvent): void;
   /** the sender was replaced (or opened for the first time): start the running transfers on it */
   onReplaced(sender: UdpSender): void;
+  /** the first handshake of a destination without a key learned the receiver's key: pin it */
+  onKeyLearned(publicKey: string): void;
 }
 
 const RECHECK_ADDRESS_MS = 300_000;
 
 export class ConnectionLink {
   private sender: UdpSender | null = null;
+  private relay: RelayLink | null = null;
   private ip: string | null = null;
   private linkError: { code: string; message: string } | null = null;
   private retryMs = 1000;
@@ -64,8 +77,8 @@ export class ConnectionLink {
         return {
           ...d,
           destinationIP: this.ip ?? "",
-          relayIP: null,
-          relayPort: null,
+          relayIP: this.relay?.relayAddress?.address ?? null,
+          relayPort: d.relayHost === null ? null : d.relayPort,
           linkError: this.linkError,
         };
       },
@@ -131,9 +144,37 @@ export class ConnectionLink {
     }
     if (generation !== this.generation || this.closed) return;
     this.ip = ip;
+    let transport: RelayedTransport | undefined;
+    this.relay = null;
+    if (d.relayHost !== null) {
+      const relayPort = d.relayPort ?? 8887;
+      if (!this.config.security) {
+        this.fail(
+          "ENCRYPTION_REQUIRED",
+          `relays only carry encrypted sessions; this server runs with --cipher none`,
+        );
+        return;
+      }
+      try {
+        this.relay = this.config.relays.get(d.relayHost, relayPort);
+        // a refusal (NOT_AUTHORIZED, KEY_MISMATCH) or an unreachable relay rejects here
+        await this.relay.waitConnected(10_000);
+        transport = await this.relay.openChannel(ip, d.destinationPort);
+      } catch (error) {
+        if (generation === this.generation) {
+          this.fail("RELAY_UNAVAILABLE", `relay ${d.relayHost}:${relayPort}: ${describe(error)}`);
+        }
+        return;
+      }
+      if (generation !== this.generation || this.closed) {
+        await transport.close();
+        return;
+      }
+    }
     let sender: UdpSender;
     try {
       sender = await UdpSender.open({
+        ...(transport ? { transport } : {}),
         host: ip,
         port: d.destinationPort,
         local: { host: d.localAddress ?? (isIP(ip) === 6 ? "::" : "0.0.0.0"), port: d.localPort },
@@ -141,6 +182,16 @@ export class ConnectionLink {
         sendBufferSize: this.config.sendBufferSize,
         stallTimeout: this.config.stallTimeout * 1e6,
         identity: this.config.identity,
+        ...(this.config.security
+          ? {
+              security: {
+                keyPair: this.config.security.keyPair,
+                minCipher: this.config.security.minCipher,
+                cipher: d.cipher,
+                peerPublicKey: d.destinationPublicKey ? decodePublicKey(d.destinationPublicKey) : null,
+              },
+            }
+          : {}),
         config: {
           datagramSize: this.config.datagramSize,
           keepaliveInterval: this.config.keepaliveInterval * 1e6,
@@ -165,7 +216,13 @@ export class ConnectionLink {
     this.linkError = null;
     this.retryMs = 1000;
     this.sender = sender;
-    sender.subscribe((e) => this.hooks.onEvent(e));
+    sender.subscribe((e) => {
+      if (e.type === "connected") {
+        const stats = senderStats(sender.endpoint);
+        if (stats.peerKeyLearned && stats.peerPublicKey) this.hooks.onKeyLearned(stats.peerPublicKey);
+      }
+      this.hooks.onEvent(e);
+    });
     sender.connect();
     this.hooks.onReplaced(sender);
   }

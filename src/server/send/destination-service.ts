@@ -88,7 +88,10 @@ export class DestinationService {
     const same = this.findIdentity(caller.user, settings);
     if (same) {
       const differs = (Object.keys(settings) as (keyof DestinationSettings)[]).some(
-        (k) => k !== "destinationAddress" && settings[k] !== same.record[k],
+        (k) =>
+          k !== "destinationAddress" &&
+          settings[k] !== same.record[k] &&
+          !(k === "destinationPublicKey" && settings[k] === null && same.record.keyLearned),
       );
       if (differs || (params.userData && !sameUserData(params.userData, same.record.userData))) {
         throw new ServiceError(
@@ -187,6 +190,7 @@ export class DestinationService {
     );
     if (changed.length === 0) return record;
     Object.assign(record, next);
+    if (changed.includes("destinationPublicKey")) record.keyLearned = false;
     this.store.saveDestination(record);
     const entry = this.entries.get(destinationId)!;
     if (changed.some((k) => RECONNECT_KEYS.includes(k as keyof DestinationSettings))) entry.link.reopen();
@@ -222,6 +226,17 @@ export class DestinationService {
       onSnapshot: (c) => this.hooks.onSnapshot(id, c),
       onEvent: (e) => this.hooks.onSenderEvent(id, e),
       onReplaced: (sender) => this.hooks.onSenderReady(id, sender),
+      onKeyLearned: (key) => {
+        if (record.destinationPublicKey !== null) return;
+        record.destinationPublicKey = key;
+        record.keyLearned = true;
+        this.store.saveDestination(record);
+        this.events.emit(
+          "send.destinationUpdated",
+          { destinationId: id, changed: ["destinationPublicKey"] },
+          record.owner,
+        );
+      },
     });
     this.entries.set(id, { record, link });
     this.byConnection.set(record.connectionId, id);
@@ -232,7 +247,10 @@ export class DestinationService {
       const r = entry.record;
       if (r.owner !== owner) continue;
       if (r.destinationAddress.toLowerCase() !== s.destinationAddress.toLowerCase()) continue;
-      if (IDENTITY_KEYS.every((k) => r[k] === s[k])) return entry;
+      // a key learned on first use still matches a request that gave none
+      const sameKey = (k: (typeof IDENTITY_KEYS)[number]) =>
+        r[k] === s[k] || (k === "destinationPublicKey" && s[k] === null && r.keyLearned === true);
+      if (IDENTITY_KEYS.every(sameKey)) return entry;
     }
     return undefined;
   }
@@ -257,6 +275,13 @@ export class DestinationService {
         "INVALID_ARGUMENT",
         `localAddress '${s.localAddress}' is not an IP address`,
         "localAddress",
+      );
+    }
+    if (s.relayHost !== null && s.destinationPublicKey === null) {
+      throw new ServiceError(
+        "INVALID_ARGUMENT",
+        "destinationPublicKey is required with a relay: relays only carry sessions authenticated by the receiver's key",
+        "destinationPublicKey",
       );
     }
     if (this.options.strictDestinationKeys && s.destinationPublicKey === null) {

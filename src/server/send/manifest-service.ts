@@ -37,7 +37,8 @@ export class ManifestService {
     private readonly store: SendStore,
     private readonly events: ServerEvents,
     private readonly logger: Logger,
-    private readonly viewFor: (user: string) => SandboxView,
+    /** the view sources are read in: the owner's, narrowed to the token path for token objects */
+    private readonly viewFor: (owner: string, ownerToken: string | null) => Promise<SandboxView>,
   ) {
     for (const m of store.loadManifests()) {
       this.manifests.set(m.manifestId, m);
@@ -72,24 +73,27 @@ export class ManifestService {
   private scan(m: ManifestRecord, parsed: readonly ParsedFileMapping[]): void {
     const abort = new AbortController();
     this.scans.set(m.manifestId, abort);
-    const view = this.viewFor(m.owner);
-    void scanManifest(parsed, view, {
-      signal: abort.signal,
-      onProgress: (n) => (m.filesScanned = n),
-    }).then(
-      (entries) => this.settle(m, "complete", "", entries),
-      (error: unknown) => {
-        if (abort.signal.aborted) return;
-        const message = error instanceof ManifestScanError ? error.message : String(error);
-        if (!(error instanceof ManifestScanError)) {
-          this.logger.error(
-            { component: "send", err: error, manifestId: m.manifestId },
-            "manifest scan failed",
-          );
-        }
-        this.settle(m, "error", message, []);
-      },
-    );
+    void this.viewFor(m.owner, m.ownerToken)
+      .then((view) =>
+        scanManifest(parsed, view, {
+          signal: abort.signal,
+          onProgress: (n) => (m.filesScanned = n),
+        }),
+      )
+      .then(
+        (entries) => this.settle(m, "complete", "", entries),
+        (error: unknown) => {
+          if (abort.signal.aborted) return;
+          const message = error instanceof ManifestScanError ? error.message : String(error);
+          if (!(error instanceof ManifestScanError)) {
+            this.logger.error(
+              { component: "send", err: error, manifestId: m.manifestId },
+              "manifest scan failed",
+            );
+          }
+          this.settle(m, "error", message, []);
+        },
+      );
   }
 
   get(caller: Caller, manifestId: string): ManifestRecord {

@@ -29,6 +29,8 @@ export interface DestinationSettings {
 }
 
 export interface DestinationRecord extends DestinationSettings, Ownership {
+  /** destinationPublicKey was learned in the first handshake (trust on first use) */
+  keyLearned?: boolean;
   destinationId: string;
   connectionId: string;
   creationTime: number;
@@ -110,8 +112,8 @@ export interface TransferRecord extends Ownership, TransferCounters {
   totalBlocks: number;
   totalBytes: number;
   totalFiles: number;
-  /** file bytes already confirmed when the current run started (goodput counts new bytes only) */
-  bytesAckedAtStart: number;
+  /** the receiving server's upload token: a secret, never returned by the API */
+  receiveToken?: { token: string; password: string | null };
 }
 
 export type FileStatus = "pending" | "transferring" | "complete" | "skipped" | "error";

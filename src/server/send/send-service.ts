@@ -5,10 +5,12 @@
 import { Connection } from "../../core/transport/connection.js";
 import { ServiceError } from "../errors.js";
 import type { ServerState } from "../server-state.js";
-import type { Caller } from "./caller.js";
+import { canSee, type Caller } from "./caller.js";
 import { DestinationService } from "./destination-service.js";
 import { ManifestService } from "./manifest-service.js";
 import type { UserData } from "./records.js";
+import { viewForOwner } from "../tokens/index.js";
+import { RelayPool } from "./relay-pool.js";
 import { SendStore } from "./send-store.js";
 import { TransferService } from "./transfer-service.js";
 
@@ -17,6 +19,7 @@ export class SendService {
   readonly destinations: DestinationService;
   readonly manifests: ManifestService;
   readonly transfers: TransferService;
+  private readonly relays: RelayPool;
 
   constructor(state: ServerState) {
     const o = state.options;
@@ -24,9 +27,13 @@ export class SendService {
       destinations: o.persistentDestinations,
       transfers: o.persistentTransfers,
     });
-    this.manifests = new ManifestService(this.store, state.events, state.logger, (user) =>
-      state.sandbox.viewFor(user),
+    this.manifests = new ManifestService(this.store, state.events, state.logger, (owner, token) =>
+      viewForOwner(state, owner, token),
     );
+    this.relays = new RelayPool(state.serverKey, {
+      relayPublicKey: o.sendRelayKey,
+      keepaliveMs: o.keepaliveInterval * 1000,
+    });
     let transfers: TransferService | null = null;
     this.destinations = new DestinationService(
       this.store,
@@ -41,6 +48,11 @@ export class SendService {
         sendBufferSize: o.socketSendBuffer,
         rateWindowSeconds: o.rateWindow,
         identity: { serverId: state.serverId, serverUid: state.serverUid },
+        security:
+          o.cipher === "none" && o.minCipher === "none"
+            ? null
+            : { keyPair: state.serverKey, minCipher: o.minCipher },
+        relays: this.relays,
       },
       {
         counts: (id) => transfers?.counts(id) ?? { queued: 0, active: 0 },
@@ -64,6 +76,7 @@ export class SendService {
         blockSize: Connection.blockSizeFor(o.datagramSize),
         maxConcurrentTransfers: o.maxConcurrentTransfers,
         defaultCheckpointSeconds: o.checkpointFrequency,
+        encrypted: !(o.cipher === "none" && o.minCipher === "none"),
         rateWindowSeconds: o.rateWindow,
       },
     );
@@ -78,6 +91,7 @@ export class SendService {
     this.transfers.stop();
     this.manifests.stop();
     await this.destinations.stop();
+    await this.relays.close();
   }
 
   async deleteDestination(caller: Caller, destinationId: string, force: boolean): Promise<void> {
@@ -97,19 +111,19 @@ export class SendService {
   /** The user data of a destination, manifest or transfer, after `change`. */
   changeUserData(caller: Caller, objectId: string, change: (data: UserData) => UserData): UserData {
     const d = this.destinations.find(objectId);
-    if (d && (d.owner === caller.user || caller.superuser)) {
+    if (d && canSee(d, caller)) {
       d.userData = checkUserData(change(d.userData));
       this.destinations.save(d);
       return d.userData;
     }
     const m = this.manifests.manifests.get(objectId);
-    if (m && (m.owner === caller.user || caller.superuser)) {
+    if (m && canSee(m, caller)) {
       m.userData = checkUserData(change(m.userData));
       this.store.saveManifest(m);
       return m.userData;
     }
     const t = this.transfers.transfers.get(objectId);
-    if (t && (t.owner === caller.user || caller.superuser)) {
+    if (t && canSee(t, caller)) {
       t.userData = checkUserData(change(t.userData));
       this.store.saveTransfer(t);
       return t.userData;

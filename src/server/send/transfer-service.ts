@@ -33,6 +33,8 @@ export interface TransferSettings {
   blockSize: number;
   maxConcurrentTransfers: number;
   defaultCheckpointSeconds: number;
+  /** sessions are encrypted (receive tokens may travel) */
+  encrypted: boolean;
   rateWindowSeconds: number;
 }
 
@@ -44,6 +46,7 @@ export interface CreateTransferParams {
   checkpointFrequencySeconds?: number | null;
   overwrite: Overwrite;
   receiveToken: string | null;
+  receiveTokenPassword: string | null;
   userData: UserData;
 }
 
@@ -138,10 +141,19 @@ export class TransferService {
         "destinationPath",
       );
     }
-    if (p.receiveToken !== null) {
+    if (p.overwrite === "differs") {
+      // skipping files whose size and SHA-256 already match needs the receiver's hashes before
+      // sending; until the protocol carries them, refuse rather than silently overwrite
       throw new ServiceError(
         "INVALID_ARGUMENT",
-        "receiveToken needs an encrypted destination; this server does not encrypt connections yet",
+        'overwrite "differs" is not supported yet; use "always" or "never"',
+        "overwrite",
+      );
+    }
+    if (p.receiveToken !== null && !this.settings.encrypted) {
+      throw new ServiceError(
+        "INVALID_ARGUMENT",
+        "receiveToken needs an encrypted destination (this server runs with --cipher none): tokens only travel inside encrypted sessions",
         "receiveToken",
       );
     }
@@ -172,7 +184,6 @@ export class TransferService {
       totalBlocks: 0,
       totalBytes: manifest.totalSize ?? 0,
       totalFiles: manifest.totalFiles ?? 0,
-      bytesAckedAtStart: 0,
       activeSeconds: 0,
       blocksAcked: 0,
       blocksResumed: 0,
@@ -186,6 +197,9 @@ export class TransferService {
       filesComplete: 0,
       filesError: 0,
       filesSkipped: 0,
+      ...(p.receiveToken !== null
+        ? { receiveToken: { token: p.receiveToken, password: p.receiveTokenPassword } }
+        : {}),
     };
     this.transfers.set(t.transferId, t);
     this.store.saveTransfer(t);
@@ -388,8 +402,9 @@ export class TransferService {
     const run = this.runs.get(t.transferId);
     const [sendWindow, goodWindow] = run ? run.windowRates() : [0, 0];
     const seconds = t.activeSeconds;
+    const { receiveToken: _secret, ...fields } = t;
     return {
-      ...t,
+      ...fields,
       processing: !FINAL_STATUSES.includes(t.status),
       expiryTime: null,
       snapshotTime: epochMicrosNow(),
@@ -441,9 +456,10 @@ export class TransferService {
       .send({
         id: t.transferId,
         destinationPath: t.destinationPath,
-        overwrite: t.overwrite === "never" ? "never" : "always",
+        overwrite: t.overwrite === "never" ? "never" : "always", // "differs" is refused at creation
         files: entries.map((e) => ({ source: e.localPath, path: e.destPath })),
         resumed,
+        ...(t.receiveToken ? { receiveToken: t.receiveToken } : {}),
       })
       .then(
         (result) => this.onRunEnded(run, result),

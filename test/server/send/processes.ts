@@ -14,6 +14,7 @@ export interface Server {
   args: string[];
   child: ChildProcess;
   api: SlipstreamClient;
+  apiPort: number;
   recvPort: number;
 }
 
@@ -36,7 +37,7 @@ export async function launch(stateDir: string, args: string[]): Promise<Server> 
   };
   const api = new SlipstreamClient({ host: "127.0.0.1", port: runtime.apiPort, knownHostsFile: null });
   await api.loginWithStateDir(stateDir);
-  return { stateDir, args, child, api, recvPort: runtime.recvPorts[0]?.port ?? 0 };
+  return { stateDir, args, child, api, apiPort: runtime.apiPort, recvPort: runtime.recvPorts[0]?.port ?? 0 };
 }
 
 export async function kill9(s: Server): Promise<void> {

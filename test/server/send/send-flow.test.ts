@@ -367,3 +367,92 @@ test("bad input: unknown objects, bad rates, escaping paths, failed manifests", 
     await p.stop();
   }
 });
+
+test("others' objects are not found; bad calls during a transfer leave it undisturbed", async () => {
+  const p = await pair();
+  try {
+    const src = join(p.base, "src");
+    await mkdir(src, { recursive: true });
+    const data = randomBytes(6 * 1024 * 1024);
+    await writeFile(join(src, "f"), data);
+    const dest = (await p.api.call("send.createDestination", {
+      destinationAddress: "127.0.0.1",
+      destinationPort: p.recvPort,
+      rateControlMethod: "fixed",
+      sendRate: 20_000,
+    })) as { destinationId: string; connectionId: string };
+    const m = (await p.api.call("send.createManifest", { fileMappings: [join(src, "f")] })) as {
+      manifestId: string;
+    };
+    await p.api.call("send.waitForManifest", { manifestId: m.manifestId, timeoutSeconds: 10 });
+    const t = (await p.api.call("send.createTransfer", {
+      manifestId: m.manifestId,
+      destinationId: dest.destinationId,
+      destinationPath: "undisturbed",
+    })) as { transferId: string };
+    await p.api.call("send.waitForTransfer", {
+      transferId: t.transferId,
+      statuses: ["transferring"],
+      timeoutSeconds: 10,
+    });
+
+    // bob sees none of admin's objects, by any id
+    await p.sender.handle.state.users.add("bob", "bob-password-1", false, Date.now() * 1000);
+    const bob = p.sender.client();
+    await bob.login("bob", "bob-password-1");
+    for (const [method, params] of [
+      ["send.getDestination", { destinationId: dest.destinationId }],
+      ["send.getConnection", { connectionId: dest.connectionId }],
+      ["send.getManifest", { manifestId: m.manifestId }],
+      ["send.getTransfer", { transferId: t.transferId }],
+      ["send.cancelTransfer", { transferId: t.transferId }],
+      ["send.updateObjectUserData", { objectId: t.transferId, userData: { a: "b" } }],
+    ] as const) {
+      await expectError(bob.call(method, params as never), "NOT_FOUND");
+    }
+    assert.deepEqual(await bob.call("send.getTransfers", {}), []);
+    await expectError(bob.call("send.getTransfers", { owner: "admin" }), "FORBIDDEN");
+    // bob's manifest cannot name a path outside what his view allows, nor a missing file
+    await expectError(bob.call("send.createManifest", { fileMappings: ["a/../../x"] }), "INVALID_ARGUMENT");
+    // malformed calls: wrong types, unknown and missing parameters
+    await expectError(p.api.call("send.createTransfer", { manifestId: 7 } as never), "INVALID_ARGUMENT");
+    await expectError(
+      p.api.call("send.getTransfer", { transferId: t.transferId, extra: 1 } as never),
+      "INVALID_ARGUMENT",
+    );
+    await expectError(
+      p.api.call("send.createDestination", {} as never),
+      "INVALID_ARGUMENT",
+      /destinationAddress/,
+    );
+    await expectError(p.api.call("send.noSuchMethod" as never, {} as never), "NOT_FOUND");
+    // an unreachable destination reports its error and does not touch the running transfer
+    const nowhere = (await p.api.call("send.createDestination", {
+      destinationAddress: "no-such-host.invalid",
+    })) as { connectionId: string };
+    let c: { lastError: string | null; lastErrorMessage: string | null } = {
+      lastError: null,
+      lastErrorMessage: null,
+    };
+    for (let i = 0; i < 250 && c.lastError === null; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      c = (await p.api.call("send.getConnection", { connectionId: nowhere.connectionId })) as typeof c;
+    }
+    assert.equal(c.lastError, "DNS");
+    assert.match(c.lastErrorMessage ?? "", /no-such-host\.invalid/);
+
+    const end = (await p.api.call("send.waitForTransfer", {
+      transferId: t.transferId,
+      timeoutSeconds: 60,
+    })) as {
+      status: string;
+      errorMessage: string;
+    };
+    assert.equal(end.status, "complete", end.errorMessage);
+    const got = await readFile(join(p.base, "recv", "anonymous", "undisturbed", src.slice(1), "f"));
+    assert.equal(sha(got), sha(data));
+    bob.close();
+  } finally {
+    await p.stop();
+  }
+});

@@ -1,0 +1,154 @@
+/**
+ * Where the AEAD arithmetic runs. node:crypto has no way to reuse a cipher object (a Cipheriv
+ * cannot be re-keyed or given a new IV after final()), so it pays one object per packet, about
+ * 5–7 µs for a 1400-byte datagram; libsodium through sodium-native is one call on caller-owned
+ * buffers, about 1.8 µs for ChaCha20-Poly1305 (docs/benchmarks.md, "Encryption cost"). sodium-native
+ * has no AES-256-GCM, so AES-256-GCM always runs in node:crypto. Both produce the same bytes.
+ */
+import { createCipheriv, createDecipheriv, createSecretKey } from "node:crypto";
+import { createRequire } from "node:module";
+import type { AeadCipherName } from "./ciphers.js";
+
+export const AEAD_TAG_SIZE = 16;
+
+/** One key of one epoch in one direction. */
+export interface AeadKey {
+  /** encrypts buf[headerSize, payloadEnd) in place with buf[0, headerSize) as associated data, tag at payloadEnd */
+  seal(buf: Uint8Array, headerSize: number, payloadEnd: number, nonce: Uint8Array): void;
+  /** the plaintext of buf[headerSize, buf.length − tag) in a new buffer, or null; never modifies buf */
+  open(buf: Uint8Array, headerSize: number, nonce: Uint8Array): Uint8Array | null;
+}
+
+export interface AeadBackend {
+  readonly name: "node:crypto" | "sodium-native";
+  supports(cipher: AeadCipherName): boolean;
+  /** `raw` is the 32-byte key; the backend may keep a reference to it */
+  importKey(cipher: AeadCipherName, raw: Uint8Array): AeadKey;
+}
+
+export const nodeCryptoBackend: AeadBackend = {
+  name: "node:crypto",
+  supports: () => true,
+  importKey(cipher, raw) {
+    // A KeyObject: createCipheriv takes it without re-importing the raw bytes each packet.
+    const key = createSecretKey(raw);
+    // Both AEADs share the GCM-shaped API (setAAD, setAuthTag); the cast only picks that overload.
+    const name = cipher as "aes-256-gcm";
+    return {
+      seal(buf, headerSize, payloadEnd, nonce) {
+        const c = createCipheriv(name, key, nonce, { authTagLength: AEAD_TAG_SIZE });
+        c.setAAD(buf.subarray(0, headerSize));
+        const body = c.update(buf.subarray(headerSize, payloadEnd));
+        c.final();
+        buf.set(body, headerSize);
+        buf.set(c.getAuthTag(), payloadEnd);
+      },
+      open(buf, headerSize, nonce) {
+        const end = buf.length - AEAD_TAG_SIZE;
+        try {
+          const d = createDecipheriv(name, key, nonce, { authTagLength: AEAD_TAG_SIZE });
+          d.setAAD(buf.subarray(0, headerSize));
+          d.setAuthTag(buf.subarray(end));
+          const body = d.update(buf.subarray(headerSize, end));
+          d.final();
+          return body;
+        } catch {
+          return null;
+        }
+      },
+    };
+  },
+};
+
+/** The part of sodium-native used here (it ships no type declarations). */
+interface SodiumAead {
+  crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+    c: Uint8Array,
+    mac: Uint8Array,
+    m: Uint8Array,
+    ad: Uint8Array | null,
+    nsec: null,
+    npub: Uint8Array,
+    k: Uint8Array,
+  ): number;
+  /** throws when the tag does not verify */
+  crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+    m: Uint8Array,
+    nsec: null,
+    c: Uint8Array,
+    mac: Uint8Array,
+    ad: Uint8Array | null,
+    npub: Uint8Array,
+    k: Uint8Array,
+  ): void;
+}
+
+function sodiumBackend(sodium: SodiumAead): AeadBackend {
+  return {
+    name: "sodium-native",
+    supports: (cipher) => cipher === "chacha20-poly1305",
+    importKey(cipher, raw) {
+      if (cipher !== "chacha20-poly1305") throw new Error(`sodium-native backend has no ${cipher}`);
+      const key = Uint8Array.from(raw);
+      return {
+        seal(buf, headerSize, payloadEnd, nonce) {
+          // libsodium allows the ciphertext to overwrite the plaintext in place.
+          const body = buf.subarray(headerSize, payloadEnd);
+          sodium.crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+            body,
+            buf.subarray(payloadEnd, payloadEnd + AEAD_TAG_SIZE),
+            body,
+            buf.subarray(0, headerSize),
+            null,
+            nonce,
+            key,
+          );
+        },
+        open(buf, headerSize, nonce) {
+          const end = buf.length - AEAD_TAG_SIZE;
+          const body = Buffer.allocUnsafe(end - headerSize);
+          try {
+            sodium.crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+              body,
+              null,
+              buf.subarray(headerSize, end),
+              buf.subarray(end),
+              buf.subarray(0, headerSize),
+              nonce,
+              key,
+            );
+          } catch {
+            return null;
+          }
+          return body;
+        },
+      };
+    },
+  };
+}
+
+function loadSodium(): AeadBackend | null {
+  try {
+    const sodium = createRequire(import.meta.url)("sodium-native") as Partial<SodiumAead>;
+    if (typeof sodium.crypto_aead_chacha20poly1305_ietf_encrypt_detached !== "function") return null;
+    return sodiumBackend(sodium as SodiumAead);
+  } catch {
+    return null; // not installed, or no prebuilt binary for this platform
+  }
+}
+
+/** sodium-native when it loads, else null; loaded once */
+export const sodiumNativeBackend: AeadBackend | null = loadSodium();
+
+let preference: "auto" | "node:crypto" = "auto";
+
+/** "node:crypto" makes sessions created from now on use node:crypto only (benchmarks compare with it). */
+export function setAeadBackendPreference(p: "auto" | "node:crypto"): void {
+  preference = p;
+}
+
+/** The fastest backend for a cipher: sodium-native where it has the cipher, else node:crypto. */
+export function defaultAeadBackend(cipher: AeadCipherName): AeadBackend {
+  if (preference === "node:crypto") return nodeCryptoBackend;
+  return sodiumNativeBackend?.supports(cipher) ? sodiumNativeBackend : nodeCryptoBackend;
+}

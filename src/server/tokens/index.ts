@@ -1,0 +1,2 @@
+export * from "./token-store.js";
+export * from "./token-access.js";
