@@ -169,27 +169,23 @@ describe("API tokens", () => {
     );
   });
 
-  it(
-    "confines createManifest sources of a download token to its path",
-    { todo: "ManifestService scans with the owner's view: wire tokenView (see the report)" },
-    async () => {
-      const reader = await tokenClient((await create({ permissions: ["download"], path: "/read" })).token);
-      const inside = await reader.call("send.createManifest", { fileMappings: [{ srcPath: "/a.txt" }] });
-      const done = await reader.call("send.waitForManifest", {
-        manifestId: inside.manifestId,
-        timeoutSeconds: 5,
-      });
-      assert.equal(done.status, "complete");
-      const outside = await reader.call("send.createManifest", {
-        fileMappings: [{ srcPath: "/secret.txt" }],
-      });
-      const failed = await reader.call("send.waitForManifest", {
-        manifestId: outside.manifestId,
-        timeoutSeconds: 5,
-      });
-      assert.equal(failed.status, "error");
-    },
-  );
+  it("confines createManifest sources of a download token to its path", async () => {
+    const reader = await tokenClient((await create({ permissions: ["download"], path: "/read" })).token);
+    const inside = await reader.call("send.createManifest", { fileMappings: [{ srcPath: "/a.txt" }] });
+    const done = await reader.call("send.waitForManifest", {
+      manifestId: inside.manifestId,
+      timeoutSeconds: 5,
+    });
+    assert.equal(done.status, "complete");
+    const outside = await reader.call("send.createManifest", {
+      fileMappings: [{ srcPath: "/secret.txt" }],
+    });
+    const failed = await reader.call("send.waitForManifest", {
+      manifestId: outside.manifestId,
+      timeoutSeconds: 5,
+    });
+    assert.equal(failed.status, "error");
+  });
 
   it("requires the password when one is set, with the throttled AUTH_FAILED", async () => {
     const t = await create({ password: "open sesame" });

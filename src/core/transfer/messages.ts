@@ -11,6 +11,8 @@ export interface FileEntry {
   m: number;
   /** 1 for a directory entry */
   d?: 1;
+  /** SHA-256 of the source (hex), sent with overwrite "differs" so the receiver can skip an identical target */
+  h?: string;
 }
 
 export type ByteRanges = Array<[number, number]>;
@@ -66,7 +68,8 @@ function fileEntry(v: unknown): v is FileEntry {
     uint(v.s) &&
     typeof v.m === "number" &&
     Number.isFinite(v.m) &&
-    (v.d === undefined || v.d === 1)
+    (v.d === undefined || v.d === 1) &&
+    (v.h === undefined || hex(v.h, 64))
   );
 }
 

@@ -17,6 +17,8 @@ export interface TransferFileSpec {
   /** microseconds since the epoch */
   mtime: number;
   isDirectory?: boolean;
+  /** SHA-256 of the source (hex), known beforehand for overwrite "differs" */
+  sha256?: string;
 }
 
 export interface TransferSpec {
@@ -203,10 +205,13 @@ export class SendTransfer {
     this.readChunk = 0;
     // Sending before the accept saves a round trip on a fresh transfer; on a resumed one it would
     // resend what the receiver already holds, so that waits for the accept.
-    this.active = !this.announcedBefore && !this.spec.resumed;
+    // With overwrite "differs" the accept says which files the receiver already has identical.
+    this.active = !this.announcedBefore && !this.spec.resumed && this.spec.overwrite !== "differs";
     this.announcedBefore = true;
     const entries: FileEntry[] = this.spec.files.map((f) =>
-      f.isDirectory ? { p: f.path, s: 0, m: f.mtime, d: 1 } : { p: f.path, s: f.size, m: f.mtime },
+      f.isDirectory
+        ? { p: f.path, s: 0, m: f.mtime, d: 1 }
+        : { p: f.path, s: f.size, m: f.mtime, ...(f.sha256 ? { h: f.sha256 } : {}) },
     );
     for (let i = 0; i < Math.max(1, entries.length); i += FILES_PER_MESSAGE) {
       const files = entries.slice(i, i + FILES_PER_MESSAGE);

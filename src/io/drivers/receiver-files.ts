@@ -3,6 +3,8 @@
  * tree of thousands of small files never holds thousands of descriptors), resume ranges and
  * checkpoints.
  */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import type { IncomingTransfer } from "../../core/endpoint/receiver.js";
 import type { ResumeFile } from "../../core/transfer/recv-transfer.js";
@@ -99,6 +101,31 @@ export class ReceiverFiles {
       if (present) out.push({ file: i, target: slot.target });
     }
     return out;
+  }
+
+  /**
+   * overwrite "differs": a target that already has the sender's size and SHA-256 counts as
+   * received (the sender then skips it); a differing one is replaced as usual.
+   */
+  async markIdenticalTargets(): Promise<number[]> {
+    const same: number[] = [];
+    for (const [i, slot] of this.slots.entries()) {
+      if (slot.entry.d || slot.verified || !slot.entry.h) continue;
+      const present = await stat(slot.target).catch(() => null);
+      if (!present?.isFile() || present.size !== slot.entry.s) continue;
+      const hash = createHash("sha256");
+      try {
+        for await (const chunk of createReadStream(slot.target)) hash.update(chunk as Buffer);
+      } catch {
+        continue;
+      }
+      const digest = hash.digest("hex");
+      if (digest !== slot.entry.h) continue;
+      slot.verified = true;
+      slot.sha256 = digest;
+      same.push(i);
+    }
+    return same;
   }
 
   /** What is already here, per file, for acceptTransfer. */

@@ -318,6 +318,7 @@ export class UdpReceiver {
     }
     // overwrite "never": an existing target fails that file (EXISTS); the others go on.
     const existing = transfer.overwrite === "never" ? await files.existingTargets() : [];
+    if (transfer.overwrite === "differs") await files.markIdenticalTargets();
     this.endpoint.acceptTransfer(transfer.id, files.resumeMap());
     for (const { file, target } of existing) {
       this.endpoint.writeFailed(transfer.id, file, "EXISTS", `${target} exists and overwrite is "never"`);

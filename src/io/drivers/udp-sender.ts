@@ -2,7 +2,8 @@
  * Drives a core SenderEndpoint over a real UDP socket connected to one receiver: feeds it
  * datagrams and monotonic time, sends what it polls, and serves its block reads from FileSources.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import type { LocalIdentity } from "../../core/transport/handshake.js";
 import type { InitiatorSecurity } from "../../core/crypto/security.js";
@@ -169,11 +170,15 @@ export class UdpSender {
       try {
         const info = await stat(entry.source);
         const isDirectory = info.isDirectory();
+        // overwrite "differs": the receiver compares this digest with an existing target's
+        const sha256 =
+          spec.overwrite === "differs" && !isDirectory ? await sha256OfFile(entry.source) : undefined;
         specs.push({
           path: entry.path,
           size: isDirectory ? 0 : info.size,
           mtime: Math.round(info.mtimeMs * 1000),
           ...(isDirectory ? { isDirectory } : {}),
+          ...(sha256 ? { sha256 } : {}),
         });
       } catch (error) {
         return { ok: false, id, code: "SOURCE_READ", message: `${entry.source}: ${describe(error)}` };
@@ -357,6 +362,12 @@ export class UdpSender {
     send.sources.clear();
     send.settle(result);
   }
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
 }
 
 function describe(error: unknown): string {

@@ -35,6 +35,8 @@ export class TransferRun {
   /** outcomes learned in this run, not yet stored */
   readonly pendingOutcomes = new Map<number, FileOutcome>();
   accepted = false;
+  /** files skipped because the receiver already held them identical (overwrite "differs") */
+  private readonly skipped = new Set<number>();
   stopping: "suspend" | "cancel" | "reconnect" | "shutdown" | "error" | null = null;
 
   constructor(
@@ -75,7 +77,7 @@ export class TransferRun {
       const protection = this.sender.endpoint.connection?.packetProtection.overhead ?? 0;
       r.bytesSent = this.base.bytesSent + p.frameBytesSent + p.blocksSent * (HEADER_SIZE + protection);
       r.packetsSent = this.base.packetsSent + p.blocksSent;
-      r.filesComplete = p.filesComplete;
+      r.filesComplete = p.filesComplete - r.filesSkipped;
       r.filesError = p.filesFailed;
       if (r.startTime === null && p.blocksSent > 0) r.startTime = nowMicros;
     }
@@ -105,6 +107,14 @@ export class TransferRun {
     const t = this.live;
     switch (e.type) {
       case "transferAccepted":
+        // overwrite "differs": on the first accept, the files the receiver already had
+        // identical (size and SHA-256) are reported done; they are skipped, not sent
+        if (!this.accepted && this.record.overwrite === "differs" && this.record.startTime === null && t) {
+          t.files.forEach((f, i) => {
+            if (f.status === "ok" && !this.entries[i]?.isEmptyDir) this.skipped.add(i);
+          });
+          this.record.filesSkipped = this.skipped.size;
+        }
         this.accepted = true;
         if (e.bytesAlreadyThere > 0 && t) {
           const blocks = t.progress().blocksAcked;
@@ -119,7 +129,7 @@ export class TransferRun {
         const failed = e.type === "fileFailed";
         this.pendingOutcomes.set(e.file, {
           index: e.file,
-          status: failed ? "error" : "complete",
+          status: failed ? "error" : this.skipped.has(e.file) ? "skipped" : "complete",
           bytesAcked: failed ? 0 : entry.fileSize,
           sha256: failed ? null : (f?.sha256 ?? null),
           errorCode: failed ? e.code : null,

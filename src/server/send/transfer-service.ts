@@ -141,15 +141,6 @@ export class TransferService {
         "destinationPath",
       );
     }
-    if (p.overwrite === "differs") {
-      // skipping files whose size and SHA-256 already match needs the receiver's hashes before
-      // sending; until the protocol carries them, refuse rather than silently overwrite
-      throw new ServiceError(
-        "INVALID_ARGUMENT",
-        'overwrite "differs" is not supported yet; use "always" or "never"',
-        "overwrite",
-      );
-    }
     if (p.receiveToken !== null && !this.settings.encrypted) {
       throw new ServiceError(
         "INVALID_ARGUMENT",
@@ -456,7 +447,7 @@ export class TransferService {
       .send({
         id: t.transferId,
         destinationPath: t.destinationPath,
-        overwrite: t.overwrite === "never" ? "never" : "always", // "differs" is refused at creation
+        overwrite: t.overwrite,
         files: entries.map((e) => ({ source: e.localPath, path: e.destPath })),
         resumed,
         ...(t.receiveToken ? { receiveToken: t.receiveToken } : {}),
@@ -486,7 +477,7 @@ export class TransferService {
       return;
     }
     if (result.ok) {
-      t.filesComplete = t.totalFiles;
+      t.filesComplete = t.totalFiles - t.filesSkipped;
       t.bytesAcked = t.totalBytes;
       t.blocksAcked = t.totalBlocks;
       this.finish(t, "complete", null, "");

@@ -116,24 +116,20 @@ test("a receiver refuses a transfer whose token came on an unencrypted session",
   assert.match(refused.message, /encrypted/);
 });
 
-test(
-  "the sender endpoint passes the session's encryption to announce and fails a token transfer in the clear",
-  { todo: "src/core/endpoint/sender.ts announce(): pass the cipher, check receiveTokenRefusal (see report)" },
-  () => {
-    const receiverKeys = generateKeyPair();
-    const encrypted = new Harness(
-      { keyPair: generateKeyPair(), peerPublicKey: receiverKeys.publicKey },
-      { keyPair: receiverKeys },
-    );
-    encrypted.sender.addTransfer(0, spec({ token: TOKEN, password: null }));
-    encrypted.run(5_000_000, () => encrypted.transferDone());
-    const request = encrypted.receiverEvents.find((e) => e.type === "transferRequest");
-    assert.ok(request?.type === "transferRequest" && request.transfer.receiveToken?.token === TOKEN);
+test("the sender endpoint passes the session's encryption to announce and fails a token transfer in the clear", () => {
+  const receiverKeys = generateKeyPair();
+  const encrypted = new Harness(
+    { keyPair: generateKeyPair(), peerPublicKey: receiverKeys.publicKey },
+    { keyPair: receiverKeys },
+  );
+  encrypted.sender.addTransfer(0, spec({ token: TOKEN, password: null }));
+  encrypted.run(5_000_000, () => encrypted.transferDone());
+  const request = encrypted.receiverEvents.find((e) => e.type === "transferRequest");
+  assert.ok(request?.type === "transferRequest" && request.transfer.receiveToken?.token === TOKEN);
 
-    const plain = new Harness(undefined, undefined);
-    plain.sender.addTransfer(0, spec({ token: TOKEN, password: null }));
-    plain.run(5_000_000, () => plain.transferDone());
-    const failed = plain.senderEvents.find((e) => e.type === "transferFailed");
-    assert.ok(failed?.type === "transferFailed" && /encrypted/.test(failed.message));
-  },
-);
+  const plain = new Harness(undefined, undefined);
+  plain.sender.addTransfer(0, spec({ token: TOKEN, password: null }));
+  plain.run(5_000_000, () => plain.transferDone());
+  const failed = plain.senderEvents.find((e) => e.type === "transferFailed");
+  assert.ok(failed?.type === "transferFailed" && /encrypted/.test(failed.message));
+});

@@ -456,3 +456,63 @@ test("others' objects are not found; bad calls during a transfer leave it undist
     await p.stop();
   }
 });
+
+test('overwrite "differs": identical targets are skipped, differing ones replaced', async () => {
+  const p = await pair();
+  try {
+    const src = join(p.base, "src");
+    await mkdir(src, { recursive: true });
+    const same = randomBytes(300_000);
+    const changed = randomBytes(300_000);
+    const fresh = randomBytes(50_000);
+    await writeFile(join(src, "same"), same);
+    await writeFile(join(src, "changed"), changed);
+    await writeFile(join(src, "fresh"), fresh);
+    const target = join(p.base, "recv", "anonymous", "d");
+    await mkdir(target, { recursive: true });
+    await writeFile(join(target, "same"), same);
+    await writeFile(join(target, "changed"), randomBytes(300_000)); // same size, other bytes
+    const dest = (await p.api.call("send.createDestination", {
+      destinationAddress: "127.0.0.1",
+      destinationPort: p.recvPort,
+    })) as { destinationId: string };
+    const m = (await p.api.call("send.createManifest", { fileMappings: [`${src}:`] })) as {
+      manifestId: string;
+    };
+    await p.api.call("send.waitForManifest", { manifestId: m.manifestId, timeoutSeconds: 10 });
+    const t = (await p.api.call("send.createTransfer", {
+      manifestId: m.manifestId,
+      destinationId: dest.destinationId,
+      destinationPath: "d",
+      overwrite: "differs",
+    })) as { transferId: string };
+    const end = (await p.api.call("send.waitForTransfer", {
+      transferId: t.transferId,
+      timeoutSeconds: 60,
+    })) as {
+      status: string;
+      errorMessage: string;
+      filesSkipped: number;
+      filesComplete: number;
+      blocksResumed: number;
+    };
+    assert.equal(end.status, "complete", end.errorMessage);
+    assert.equal(end.filesSkipped, 1);
+    assert.equal(end.filesComplete, 2);
+    assert.ok(end.blocksResumed > 0);
+    assert.equal(sha(await readFile(join(target, "changed"))), sha(changed));
+    assert.equal(sha(await readFile(join(target, "fresh"))), sha(fresh));
+    assert.equal(sha(await readFile(join(target, "same"))), sha(same));
+    const files = (await p.api.call("send.getTransferFiles", { transferId: t.transferId })) as {
+      destPath: string;
+      status: string;
+    }[];
+    assert.deepEqual(Object.fromEntries(files.map((f) => [f.destPath, f.status])), {
+      changed: "complete",
+      fresh: "complete",
+      same: "skipped",
+    });
+  } finally {
+    await p.stop();
+  }
+});
