@@ -4,6 +4,7 @@ import { OPTION_DEFINITIONS } from "../server/options/table.js";
 import { errnoCode, StartupError } from "../server/errors.js";
 import { removeRuntimeFile, writeRuntimeFile } from "../server/runtime-file.js";
 import { openServerState, type ServerStateDeps } from "../server/server-state.js";
+import { apiTokensOf } from "../server/tokens/index.js";
 import { VERSION } from "../server/version.js";
 import { SessionStore } from "./auth/sessions.js";
 import { LoginThrottle } from "./auth/throttle.js";
@@ -233,6 +234,7 @@ export async function startServer(
     sessions.sweep();
     requests.sweep();
     services.throttle.sweep();
+    apiTokensOf(state).collectExpired();
   }, 10_000);
   const poll = setInterval(() => usersWatcher.check(), deps.usersPollMs ?? 5000);
   for (const timer of [sweep, poll]) {

@@ -29,7 +29,8 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const stateDir = temporaryDir();
   const handle = await startServer(
-    { stateDir, apiHost: "127.0.0.1", apiPort: 0, ...overrides },
+    // no receive port unless a test asks: the default 8886 would collide between test files
+    { stateDir, apiHost: "127.0.0.1", apiPort: 0, recvPorts: [], ...overrides },
     { logger: silentLogger(), failureDelayMs: 5, ...deps },
   );
   const adminPassword = readAdminPassword(stateDir) ?? "";

@@ -30,7 +30,6 @@ export class TransferRun {
   private readonly base: Record<(typeof RUN_COUNTERS)[number], number>;
   private readonly ticks: Tick[] = [];
   private previous: Tick;
-  private lastSeen: { blocksSent: number; fileBytes: number } = { blocksSent: 0, fileBytes: 0 };
   private recvShare = { bytes: 0, packets: 0 };
   /** outcomes learned in this run, not yet stored */
   readonly pendingOutcomes = new Map<number, FileOutcome>();
@@ -69,7 +68,6 @@ export class TransferRun {
     const t = this.live;
     if (t) {
       const p = t.progress();
-      this.lastSeen = { blocksSent: p.blocksSent, fileBytes: p.bytesSent };
       r.blocksAcked = p.blocksAcked;
       r.bytesAcked = p.bytesAcked;
       r.blocksSent = this.base.blocksSent + p.blocksSent;
@@ -142,10 +140,5 @@ export class TransferRun {
       default:
         break;
     }
-  }
-
-  /** File bytes put on the wire in this run (for the run's share of the receive counters). */
-  get fileBytesSent(): number {
-    return this.lastSeen.fileBytes;
   }
 }

@@ -38,7 +38,12 @@ async function pair(): Promise<Pair> {
     },
     { extensions: [receiveService(), sendExtension()] },
   );
-  const sender = await startTestServer({}, { extensions: [receiveService(), sendExtension()] });
+  const sender = await startTestServer({}, { extensions: [receiveService(), sendExtension()] }).catch(
+    async (error: unknown) => {
+      await receiver.stop();
+      throw error;
+    },
+  );
   const rc = await receiver.admin();
   const info = (await rc.call("getServerInfo", {})) as { receiver: { recvPorts: { port: number }[] } };
   const api = await sender.admin();
@@ -246,7 +251,15 @@ test("transfers queue by priority, suspend and resume keep progress, cancel is f
     })) as unknown[];
     assert.equal(queued.length, 2);
 
-    // suspend the running one: the slot goes to the queue's best (priority 10) first
+    // once the receiver holds part of it, suspend the running one: the slot goes to the queue's
+    // best (priority 10) first
+    for (let i = 0; i < 200; i++) {
+      const now = (await p.api.call("send.getTransfer", { transferId: first.transferId })) as {
+        bytesAcked: number;
+      };
+      if (now.bytesAcked > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const suspended = (await p.api.call("send.suspendTransfer", { transferId: first.transferId })) as {
       status: string;
       bytesAcked: number;
