@@ -145,10 +145,6 @@ export class DestinationService {
     return page([...this.entries.values()].map((e) => e.record).filter(mine), offset, limit);
   }
 
-  all(): DestinationRecord[] {
-    return [...this.entries.values()].map((e) => e.record);
-  }
-
   connection(caller: Caller, connectionId: string): ConnectionStructure {
     const destinationId = this.byConnection.get(connectionId);
     const entry = destinationId ? this.entries.get(destinationId) : undefined;

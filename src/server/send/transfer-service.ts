@@ -16,7 +16,6 @@ import type { DestinationService } from "./destination-service.js";
 import type { ManifestService } from "./manifest-service.js";
 import {
   FINAL_STATUSES,
-  type FileOutcome,
   type FileStatus,
   type Overwrite,
   type TransferRecord,
@@ -116,7 +115,7 @@ export class TransferService {
     for (const run of this.runs.values()) {
       run.stopping = "shutdown";
       run.refresh(epochMicrosNow(), false);
-      this.store.saveFileOutcomes(run.record.transferId, [...run.pendingOutcomes.values()]);
+      this.flushOutcomes(run);
       this.store.saveTransfer(run.record);
       run.sender.stop(run.record.transferId, "suspend", "sender shutting down");
     }
@@ -412,6 +411,11 @@ export class TransferService {
   /** Fills free slots from the queues: per destination by (priority, requestTime). */
   schedule(): void {
     let running = this.runs.size;
+    const active = new Map<string, number>();
+    for (const run of this.runs.values()) {
+      const id = run.record.destinationId;
+      active.set(id, (active.get(id) ?? 0) + 1);
+    }
     const queued = [...this.transfers.values()]
       .filter((t) => t.status === "queued" && !this.busyRetries.has(t.transferId))
       .sort((a, b) => a.priority - b.priority || a.requestTime - b.requestTime);
@@ -420,10 +424,19 @@ export class TransferService {
       const destination = this.destinations.find(t.destinationId);
       const sender = this.destinations.link(t.destinationId)?.current;
       if (!destination || !sender) continue;
-      if (this.counts(t.destinationId).active >= destination.maxActiveTransfers) continue;
+      const busy = active.get(t.destinationId) ?? 0;
+      if (busy >= destination.maxActiveTransfers) continue;
       this.launch(t, sender);
+      active.set(t.destinationId, busy + 1);
       running++;
     }
+  }
+
+  /** Stores the per-file outcomes learned since the last flush (each is written once). */
+  private flushOutcomes(run: TransferRun): void {
+    if (run.pendingOutcomes.size === 0) return;
+    this.store.saveFileOutcomes(run.record.transferId, [...run.pendingOutcomes.values()]);
+    run.pendingOutcomes.clear();
   }
 
   private launch(t: TransferRecord, sender: UdpSender): void {
@@ -468,7 +481,7 @@ export class TransferService {
     const t = run.record;
     const now = epochMicrosNow();
     run.refresh(now, false);
-    this.store.saveFileOutcomes(t.transferId, [...run.pendingOutcomes.values()]);
+    this.flushOutcomes(run);
     if (this.runs.get(t.transferId) === run) this.runs.delete(t.transferId);
     if (run.stopping !== null) {
       // suspend/cancel/fail set the status themselves; reconnect and shutdown continue later
@@ -530,7 +543,7 @@ export class TransferService {
         const every = t.checkpointFrequencySeconds;
         if (every !== null && every > 0 && t.activeSeconds % every === 0) {
           t.lastCheckpointTime = now;
-          this.store.saveFileOutcomes(t.transferId, [...run.pendingOutcomes.values()]);
+          this.flushOutcomes(run);
           this.store.saveTransfer(t);
         }
         this.events.publishSnapshot({
@@ -548,7 +561,7 @@ export class TransferService {
     if (!run) return;
     run.stopping = reason;
     run.refresh(epochMicrosNow(), false);
-    this.store.saveFileOutcomes(t.transferId, [...run.pendingOutcomes.values()]);
+    this.flushOutcomes(run);
     this.runs.delete(t.transferId);
     run.sender.stop(t.transferId, reason, message);
   }
@@ -637,5 +650,3 @@ export class TransferService {
     };
   }
 }
-
-export type { FileOutcome };
