@@ -5,6 +5,7 @@
  *   node dist/bench/loopback.js [--size-mib N] [--rate-mbit R] [--cipher C] [--json]
  *     once at a fixed high rate and once adaptive, with cipher C (default none)
  *   node dist/bench/loopback.js --side-by-side [--runs 3] [--ciphers none,aes-256-gcm,…] [--size-mib N]
+ *     [--datagram-size B]
  *     adaptive only; rounds of every cipher in turn (so load on the machine hits all alike), then
  *     the median goodput and CPU per side of each. A cipher may name its AEAD backend:
  *     "chacha20-poly1305@node:crypto". Every run, `none` included, makes the Noise IK handshake.
@@ -15,10 +16,10 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ConnectionConfig } from "../src/core/transport/connection.js";
+import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from "../src/core/transport/connection.js";
 import { isCipherName, type CipherName } from "../src/core/crypto/ciphers.js";
 import { generateKeyPair } from "../src/core/crypto/keys.js";
-import { sodiumNativeBackend, setAeadBackendPreference } from "../src/core/crypto/aead-backends.js";
+import { setAeadBackendPreference, type AeadBackendPreference } from "../src/core/crypto/aead-backends.js";
 import { senderStats } from "../src/core/endpoint/stats.js";
 import { formatPublicKey, parsePublicKey } from "../src/io/keys.js";
 import { UdpReceiver } from "../src/io/drivers/udp-receiver.js";
@@ -43,14 +44,33 @@ interface ChildReport {
 interface CipherChoice {
   label: string;
   cipher: CipherName | "plain";
-  nodeCryptoOnly: boolean;
+  /** AEAD backend both sides use ("auto": the fastest available) */
+  backend: AeadBackendPreference;
+  /** environment of both child processes: "@pure" turns the native addon off, "@no-gso" only GSO */
+  env: Record<string, string>;
 }
 
+/**
+ * "cipher[@variant]": variant node:crypto or sodium-native (that AEAD backend), pure (no native
+ * addon at all: node:crypto/sodium AEAD and one dgram.send per datagram, as before the addon),
+ * no-gso (the addon, but sendmmsg instead of UDP GSO).
+ */
 function parseCipherChoice(text: string): CipherChoice {
-  const [cipher, backend] = text.split("@");
+  const [cipher, variant] = text.split("@");
   if (cipher !== "plain" && !isCipherName(cipher)) throw new Error(`unknown cipher ${text}`);
-  if (backend !== undefined && backend !== "node:crypto") throw new Error(`unknown backend in ${text}`);
-  return { label: text, cipher, nodeCryptoOnly: backend === "node:crypto" };
+  switch (variant) {
+    case undefined:
+      return { label: text, cipher, backend: "auto", env: {} };
+    case "node:crypto":
+    case "sodium-native":
+      return { label: text, cipher, backend: variant, env: {} };
+    case "pure":
+      return { label: text, cipher, backend: "auto", env: { SLIPSTREAM_NATIVE: "0" } };
+    case "no-gso":
+      return { label: text, cipher, backend: "auto", env: { SLIPSTREAM_UDP_GSO: "0" } };
+    default:
+      throw new Error(`unknown variant in ${text} (node:crypto, sodium-native, pure, no-gso)`);
+  }
 }
 
 function cpuSecondsSince(start: NodeJS.CpuUsage): number {
@@ -78,14 +98,15 @@ interface RunResult {
   cipher: string;
 }
 
-async function receiverChild(root: string, choice: CipherChoice): Promise<void> {
-  if (choice.nodeCryptoOnly) setAeadBackendPreference("node:crypto");
+async function receiverChild(root: string, choice: CipherChoice, datagramSize: number): Promise<void> {
+  setAeadBackendPreference(choice.backend);
   const keyPair = choice.cipher === "plain" ? null : generateKeyPair();
   const receiver = await UdpReceiver.open({
     host: "127.0.0.1",
     port: 0,
     root,
     recvBufferSize: 16 * 1024 * 1024,
+    config: { datagramSize },
     ...(keyPair ? { security: { keyPair, minCipher: "none" as const } } : {}),
   });
   const cpuStart = process.cpuUsage();
@@ -144,7 +165,7 @@ interface SenderArgs {
 
 /** The sending side, in its own process: one transfer, then a report to the parent. */
 async function senderChild(a: SenderArgs): Promise<void> {
-  if (a.choice.nodeCryptoOnly) setAeadBackendPreference("node:crypto");
+  setAeadBackendPreference(a.choice.backend);
   const { cipher } = a.choice;
   const sender = await UdpSender.open({
     host: "127.0.0.1",
@@ -163,12 +184,27 @@ async function senderChild(a: SenderArgs): Promise<void> {
   });
   const cpuStart = process.cpuUsage();
   const start = monotonicMicros();
+  // LOOPBACK_TRACE=1: the controller's view every 250 ms on stderr (what limits the rate)
+  const trace = process.env.LOOPBACK_TRACE
+    ? setInterval(() => {
+        const s = senderStats(sender.endpoint);
+        const mbit = (bytesPerSecond: number | null) =>
+          bytesPerSecond === null ? "-" : ((bytesPerSecond * 8) / 1e6).toFixed(0);
+        const ms = (us: number | null) => (us === null ? "-" : (us / 1000).toFixed(2));
+        console.error(
+          `t=${((monotonicMicros() - start) / 1e6).toFixed(2)} ${s.controllerState} pacing ${mbit(s.pacingRate)} ` +
+            `delivery ${mbit(s.deliveryRate)} btl ${mbit(s.bottleneckEstimate)} cap ${mbit(s.receiverRateCap)} ` +
+            `inflight ${s.bytesInFlight} cwnd ${s.congestionWindow} srtt ${ms(s.smoothedRtt)} min ${ms(s.minRtt)} ms`,
+        );
+      }, 250)
+    : null;
   const result = await sender.send({
     destinationPath: a.method,
     files: [{ source: a.source, path: "payload.bin" }],
   });
   const seconds = (monotonicMicros() - start) / 1e6;
   const cpuSeconds = cpuSecondsSince(cpuStart);
+  if (trace) clearInterval(trace);
   const stats = sender.stats();
   const negotiated = senderStats(sender.endpoint).cipher ?? "none";
   await sender.close();
@@ -195,12 +231,14 @@ async function runOnce(
   choice: CipherChoice,
 ): Promise<RunResult> {
   const self = fileURLToPath(import.meta.url);
-  const child = fork(self, ["--receiver", root, choice.label], { stdio: "inherit" });
+  const env = { ...process.env, ...choice.env };
+  const datagramSize = String(config.datagramSize ?? DEFAULT_CONNECTION_CONFIG.datagramSize);
+  const child = fork(self, ["--receiver", root, choice.label, datagramSize], { stdio: "inherit", env });
   let sender: ChildProcess | null = null;
   try {
     const { port, publicKey } = await nextMessage<ChildReady>(child, "ready");
     const args: SenderArgs = { port, method, config, source, choice, receiverPublicKey: publicKey };
-    sender = fork(self, ["--sender", JSON.stringify(args)], { stdio: "inherit" });
+    sender = fork(self, ["--sender", JSON.stringify(args)], { stdio: "inherit", env });
     const sent = await nextMessage<SenderReport>(sender, "sent");
     const reportPromise = nextMessage<ChildReport>(child, "report");
     child.send({ type: "stop" });
@@ -224,9 +262,22 @@ async function runOnce(
       cipher: sent.cipher,
     };
   } finally {
+    // let them exit on their own (so `node --cpu-prof` children write their profiles), then kill
+    await Promise.all([child, sender].map((c) => c && exited(c, 3000)));
     if (child.exitCode === null) child.kill();
     if (sender && sender.exitCode === null) sender.kill();
   }
+}
+
+function exited(child: ChildProcess, timeoutMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 function round(value: number, digits: number): number {
@@ -320,13 +371,12 @@ async function sideBySide(
 }
 
 function defaultChoices(): string {
-  const base = ["none", "aes-256-gcm", "chacha20-poly1305"];
-  return (sodiumNativeBackend ? [...base, "chacha20-poly1305@node:crypto"] : base).join(",");
+  return ["none", "aes-256-gcm", "chacha20-poly1305", "none@pure", "aes-256-gcm@pure"].join(",");
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  if (args[0] === "--receiver") return receiverChild(args[1]!, parseCipherChoice(args[2]!));
+  if (args[0] === "--receiver") return receiverChild(args[1]!, parseCipherChoice(args[2]!), Number(args[3]));
   if (args[0] === "--sender") return senderChild(JSON.parse(args[1]!) as SenderArgs);
   const option = (name: string, fallback: number): number => {
     const i = args.indexOf(name);
@@ -337,6 +387,8 @@ async function main(): Promise<void> {
     return i >= 0 ? args[i + 1]! : fallback;
   };
   const sideBySideMode = args.includes("--side-by-side");
+  // loopback's MTU is 65,536: jumbo datagrams (e.g. 8,972 for a 9,000-byte MTU) are possible here
+  const datagramSize = option("--datagram-size", DEFAULT_CONNECTION_CONFIG.datagramSize);
   const sizeMiB = option("--size-mib", sideBySideMode ? 512 : 1024);
   const rateMbit = option("--rate-mbit", 2500);
   const json = args.includes("--json");
@@ -352,6 +404,7 @@ async function main(): Promise<void> {
       const config: Partial<ConnectionConfig> = {
         rateControlMethod: "adaptive",
         sendRate: (rateMbit * 1e6) / 8,
+        datagramSize,
       };
       const rows = await sideBySide(choices, runs, config, source, root, sizeMiB, json);
       if (json) console.log(JSON.stringify({ sizeMiB, runs, node: process.version, rows }, null, 2));
@@ -373,8 +426,8 @@ async function main(): Promise<void> {
     const choice = parseCipherChoice(text("--cipher", "none"));
     const results: RunResult[] = [];
     const runs: Array<[string, Partial<ConnectionConfig>]> = [
-      [`fixed-${rateMbit}mbit`, { rateControlMethod: "fixed", sendRate: (rateMbit * 1e6) / 8 }],
-      ["adaptive", { rateControlMethod: "adaptive", sendRate: (rateMbit * 1e6) / 8 }],
+      [`fixed-${rateMbit}mbit`, { rateControlMethod: "fixed", sendRate: (rateMbit * 1e6) / 8, datagramSize }],
+      ["adaptive", { rateControlMethod: "adaptive", sendRate: (rateMbit * 1e6) / 8, datagramSize }],
     ];
     for (const [method, config] of runs) {
       const r = await runOnce(method, config, source, root, sizeMiB, choice);

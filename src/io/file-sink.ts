@@ -299,12 +299,20 @@ export class FileSink {
 
   private async writeRun(run: Run): Promise<void> {
     try {
-      let buffers = run.buffers;
-      let position = run.start;
-      while (buffers.length > 0) {
-        const { bytesWritten } = await this.handle.writev(buffers, position);
-        position += bytesWritten;
-        buffers = remainingAfter(buffers, bytesWritten);
+      // One contiguous buffer: writev costs about 2 µs per buffer in Node (a run holds hundreds of
+      // datagram-sized blocks), copying them costs a tenth of that.
+      const data =
+        run.buffers.length === 1 ? run.buffers[0] : Buffer.concat(run.buffers, run.end - run.start);
+      let written = 0;
+      while (written < data.length) {
+        const { bytesWritten } = await this.handle.write(
+          data,
+          written,
+          data.length - written,
+          run.start + written,
+        );
+        if (bytesWritten === 0) throw new Error("the disk accepted no bytes");
+        written += bytesWritten;
       }
       this.onDisk.add(run.start, run.end);
       run.resolve();
@@ -358,13 +366,6 @@ function newRun(start: number, data: Buffer): Run {
   });
   done.catch(() => undefined); // callers may ignore the promise; failures also surface in finish()
   return { start, end: start + data.length, buffers: [data], done, resolve, reject };
-}
-
-function remainingAfter(buffers: Buffer[], written: number): Buffer[] {
-  let i = 0;
-  while (i < buffers.length && written >= buffers[i].length) written -= buffers[i++].length;
-  if (i === buffers.length) return [];
-  return [buffers[i].subarray(written), ...buffers.slice(i + 1)];
 }
 
 function handledRejection(error: Error): Promise<void> {

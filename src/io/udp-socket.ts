@@ -2,6 +2,8 @@ import dgram from "node:dgram";
 import dns from "node:dns";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import { nativeUdp } from "../native/addon.js";
+import { SendBatcher, socketFd } from "./send-batcher.js";
 
 /** An IP address and UDP port. `dgram`'s RemoteInfo satisfies it. */
 export interface UdpEndpoint {
@@ -25,6 +27,8 @@ export interface UdpSocketOptions {
    * returning EAGAIN); beyond this, sends are dropped and counted. Default 1024.
    */
   maxQueuedSends?: number;
+  /** false: never batch sends through the native addon (default: batch when it is available) */
+  batchSends?: boolean;
 }
 
 export interface UdpSocketCounters {
@@ -40,6 +44,10 @@ export interface UdpSocketCounters {
   receiveErrors: number;
   /** code of the most recent send/receive error, e.g. "ENOBUFS"; null if none */
   lastErrorCode: string | null;
+  /** system calls that sent a batch (sendmmsg, or one UDP GSO send); 0 without the native path */
+  batchSyscalls: number;
+  /** datagrams sent as part of a UDP GSO send */
+  gsoDatagrams: number;
 }
 
 export type DatagramHandler = (data: Buffer, from: UdpEndpoint) => void;
@@ -59,11 +67,11 @@ export type DatagramTransport = Pick<
 >;
 
 /**
- * A UDP socket for the data path. `send` hands each datagram to the kernel at once: Node has no
- * sendmmsg, a list of buffers in one `dgram.send` becomes ONE datagram, and queueing sends to
- * flush them later in the same turn measured no faster (bench/io-udp.ts), so batching buys nothing.
- * Sends never wait for their callbacks; failures are counted and the datagram is dropped (the
- * protocol retransmits).
+ * A UDP socket for the data path. A connected socket on Linux with the native addon batches the
+ * datagrams of one event-loop turn (UDP GSO for runs of equal size, else sendmmsg: see
+ * SendBatcher); otherwise each datagram goes to `dgram.send` at once (Node has no sendmmsg, and a
+ * list of buffers in one `dgram.send` becomes ONE datagram). Sends never wait for their callbacks;
+ * failures are counted and the datagram is dropped (the protocol retransmits).
  */
 export class UdpSocket {
   readonly counters: UdpSocketCounters = {
@@ -75,6 +83,8 @@ export class UdpSocket {
     sendDrops: 0,
     receiveErrors: 0,
     lastErrorCode: null,
+    batchSyscalls: 0,
+    gsoDatagrams: 0,
   };
   /** SO_RCVBUF / SO_SNDBUF as the OS reports them after our request (Linux reports double the usable size) */
   readonly grantedRecvBufferSize: number;
@@ -85,6 +95,7 @@ export class UdpSocket {
   readonly warnings: string[];
 
   private handler: DatagramHandler | null = null;
+  private readonly batcher: SendBatcher | null;
   private closed = false;
   private readonly maxQueuedSends: number;
   private readonly afterSend = (error: Error | null): void => {
@@ -106,6 +117,26 @@ export class UdpSocket {
     } else {
       this.remoteAddress = null;
     }
+    const fd = options.connectTo && nativeUdp && options.batchSends !== false ? socketFd(socket) : null;
+    this.batcher =
+      fd === null || !nativeUdp
+        ? null
+        : new SendBatcher(
+            nativeUdp,
+            fd,
+            socket,
+            this.counters,
+            (datagram) => {
+              // counted as sent when batched; a datagram the queue refuses was not
+              if (this.dgramSend(datagram)) return;
+              this.counters.datagramsSent--;
+              this.counters.bytesSent -= datagram.byteLength;
+            },
+            (code) => {
+              this.counters.sendErrors++;
+              this.counters.lastErrorCode = code;
+            },
+          );
     this.warnings = [
       bufferWarning("receive", options.recvBufferSize, this.grantedRecvBufferSize, "net.core.rmem_max"),
       bufferWarning("send", options.sendBufferSize, this.grantedSendBufferSize, "net.core.wmem_max"),
@@ -155,13 +186,28 @@ export class UdpSocket {
    */
   send(datagram: Uint8Array, to?: UdpEndpoint): boolean {
     if (this.closed) return false;
+    if (this.batcher && !to && this.socket.getSendQueueCount() === 0) {
+      this.batcher.add(datagram);
+    } else if (!this.dgramSend(datagram, to)) {
+      return false;
+    }
+    this.counters.datagramsSent++;
+    this.counters.bytesSent += datagram.byteLength;
+    return true;
+  }
+
+  /** whether sends on this socket are batched natively, and whether with UDP GSO */
+  get sendPath(): "dgram" | "sendmmsg" | "gso" {
+    if (!this.batcher) return "dgram";
+    return this.batcher.gsoEnabled ? "gso" : "sendmmsg";
+  }
+
+  private dgramSend(datagram: Uint8Array, to?: UdpEndpoint): boolean {
     if (this.socket.getSendQueueCount() >= this.maxQueuedSends) {
       this.counters.sendDrops++;
       this.counters.lastErrorCode = "EAGAIN";
       return false;
     }
-    this.counters.datagramsSent++;
-    this.counters.bytesSent += datagram.byteLength;
     try {
       if (to) this.socket.send(datagram, to.port, to.address, this.afterSend);
       else this.socket.send(datagram, this.afterSend);
@@ -186,6 +232,7 @@ export class UdpSocket {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.batcher?.flush();
     this.closed = true;
     this.handler = null;
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));

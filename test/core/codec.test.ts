@@ -13,7 +13,9 @@ import {
   type AckFrame,
 } from "../../src/core/wire/frames.js";
 import { ChecksumProtection } from "../../src/core/wire/protection.js";
-import { crc32c } from "../../src/core/wire/crc32c.js";
+import { randomBytes } from "node:crypto";
+import { crc32c, crc32cPortable } from "../../src/core/wire/crc32c.js";
+import { nativeChecksum } from "../../src/native/addon.js";
 import { decodeControl, encodeControl } from "../../src/core/transfer/messages.js";
 
 function rng(seed: number): () => number {
@@ -36,8 +38,24 @@ test("varints round-trip at every length boundary", () => {
   }
 });
 
-test("CRC-32C matches the standard check value", () => {
-  assert.equal(crc32c(new TextEncoder().encode("123456789")), 0xe3069283);
+test("CRC-32C matches the standard check value, native and portable alike, on any range", () => {
+  const check = new TextEncoder().encode("123456789");
+  assert.equal(crc32c(check), 0xe3069283);
+  assert.equal(crc32cPortable(check), 0xe3069283);
+  assert.notEqual(nativeChecksum, null, "the native addon is built in this repository's CI");
+  const data = randomBytes(3000);
+  for (const [start, end] of [
+    [0, 0],
+    [0, 1],
+    [3, 10],
+    [1, 1400],
+    [7, 2999],
+    [0, 3000],
+  ] as const) {
+    assert.equal(crc32c(data, start, end), crc32cPortable(data, start, end), `[${start}, ${end})`);
+  }
+  assert.throws(() => nativeChecksum!.crc32c(data, 10, 5), /start <= end/);
+  assert.throws(() => nativeChecksum!.crc32c(data, 0, 3001), /buf.length/);
 });
 
 test("header round-trips with 48-bit packet numbers", () => {

@@ -1,12 +1,14 @@
 /**
  * Where the AEAD arithmetic runs. node:crypto has no way to reuse a cipher object (a Cipheriv
- * cannot be re-keyed or given a new IV after final()), so it pays one object per packet, about
- * 5–7 µs for a 1400-byte datagram; libsodium through sodium-native is one call on caller-owned
- * buffers, about 1.8 µs for ChaCha20-Poly1305 (docs/benchmarks.md, "Encryption cost"). sodium-native
- * has no AES-256-GCM, so AES-256-GCM always runs in node:crypto. Both produce the same bytes.
+ * cannot be re-keyed or given a new IV after final()), so it pays one object per packet, 5–9 µs
+ * for a 1400-byte datagram. The project's native addon (src/native) keeps one OpenSSL context per
+ * key — Node's own OpenSSL — and only sets the nonce per packet: about 1.2 µs for either cipher.
+ * libsodium through sodium-native (ChaCha20-Poly1305 only) is the next best, about 2–4 µs
+ * (docs/benchmarks.md, "Encryption cost"). All produce the same bytes, so mixed ends interoperate.
  */
 import { createCipheriv, createDecipheriv, createSecretKey } from "node:crypto";
 import { createRequire } from "node:module";
+import { nativeAead, type NativeAead } from "../../native/addon.js";
 import type { AeadCipherName } from "./ciphers.js";
 
 export const AEAD_TAG_SIZE = 16;
@@ -20,7 +22,7 @@ export interface AeadKey {
 }
 
 export interface AeadBackend {
-  readonly name: "node:crypto" | "sodium-native";
+  readonly name: "node:crypto" | "sodium-native" | "openssl-native";
   supports(cipher: AeadCipherName): boolean;
   /** `raw` is the 32-byte key; the backend may keep a reference to it */
   importKey(cipher: AeadCipherName, raw: Uint8Array): AeadKey;
@@ -140,15 +142,44 @@ function loadSodium(): AeadBackend | null {
 /** sodium-native when it loads, else null; loaded once */
 export const sodiumNativeBackend: AeadBackend | null = loadSodium();
 
-let preference: "auto" | "node:crypto" = "auto";
+function opensslBackend(native: NativeAead): AeadBackend {
+  return {
+    name: "openssl-native",
+    supports: () => true,
+    importKey(cipher, raw) {
+      const key = native.aeadCreate(cipher === "aes-256-gcm" ? 0 : 1, raw);
+      return {
+        seal(buf, headerSize, payloadEnd, nonce) {
+          if (!native.aeadSeal(key, buf, headerSize, payloadEnd, nonce))
+            throw new Error(`${cipher} seal failed`);
+        },
+        open(buf, headerSize, nonce) {
+          if (buf.length < headerSize + AEAD_TAG_SIZE) return null;
+          const body = Buffer.allocUnsafe(buf.length - AEAD_TAG_SIZE - headerSize);
+          return native.aeadOpen(key, buf, headerSize, nonce, body) ? body : null;
+        },
+      };
+    },
+  };
+}
 
-/** "node:crypto" makes sessions created from now on use node:crypto only (benchmarks compare with it). */
-export function setAeadBackendPreference(p: "auto" | "node:crypto"): void {
+/** The project's native addon (OpenSSL contexts reused per key) when it is built, else null */
+export const opensslNativeBackend: AeadBackend | null = nativeAead ? opensslBackend(nativeAead) : null;
+
+export type AeadBackendPreference = "auto" | "node:crypto" | "sodium-native";
+let preference: AeadBackendPreference = "auto";
+
+/**
+ * Sessions created from now on use only this backend where it has the cipher ("auto": the fastest
+ * available). Benchmarks compare backends with it.
+ */
+export function setAeadBackendPreference(p: AeadBackendPreference): void {
   preference = p;
 }
 
-/** The fastest backend for a cipher: sodium-native where it has the cipher, else node:crypto. */
+/** The fastest backend for a cipher: the native addon, else sodium-native where it has the cipher, else node:crypto. */
 export function defaultAeadBackend(cipher: AeadCipherName): AeadBackend {
   if (preference === "node:crypto") return nodeCryptoBackend;
+  if (preference === "auto" && opensslNativeBackend) return opensslNativeBackend;
   return sodiumNativeBackend?.supports(cipher) ? sodiumNativeBackend : nodeCryptoBackend;
 }

@@ -1,7 +1,10 @@
 /**
- * CRC-32C (Castagnoli), slicing-by-8. Guards unencrypted datagrams against corruption; end-to-end
- * integrity is SHA-256 per file on top of it.
+ * CRC-32C (Castagnoli). Guards unencrypted datagrams against corruption; end-to-end integrity is
+ * SHA-256 per file on top of it. The native addon computes it with the SSE4.2 instruction (about
+ * 0.2 µs per 1400-byte datagram against 2 µs here); this slicing-by-8 version is the fallback.
  */
+import { nativeChecksum } from "../../native/addon.js";
+
 const TABLES: Uint32Array[] = (() => {
   const tables: Uint32Array[] = [];
   const t0 = new Uint32Array(256);
@@ -31,7 +34,12 @@ const [T0, T1, T2, T3, T4, T5, T6, T7] = TABLES as [
   Uint32Array,
 ];
 
-export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
+/** CRC-32C of buf[start, end): the native one when the addon is built, else crc32cPortable */
+export const crc32c: (buf: Uint8Array, start?: number, end?: number) => number = nativeChecksum
+  ? (buf, start = 0, end = buf.length) => nativeChecksum!.crc32c(buf, start, end)
+  : crc32cPortable;
+
+export function crc32cPortable(buf: Uint8Array, start = 0, end = buf.length): number {
   let crc = 0xffffffff;
   let i = start;
   const stop8 = end - ((end - start) & 7);

@@ -28,6 +28,8 @@ export class RelayedTransport {
     sendDrops: 0,
     receiveErrors: 0,
     lastErrorCode: null,
+    batchSyscalls: 0,
+    gsoDatagrams: 0,
   };
   /** the relay's channel number while attached; 0 while not open */
   channel = 0;
