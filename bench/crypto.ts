@@ -3,7 +3,8 @@
  * the packet protection, through the same AeadProtection/ChecksumProtection the connection uses:
  * seal (sender) and open (receiver) of full-size datagrams, median of --runs. One core, one thread;
  * "Gbit/s" counts whole datagrams, and a side (sender or receiver) pays only its own half.
- * Each AEAD runs on every backend that has it (node:crypto, and sodium-native when installed), and
+ * Each AEAD runs on every backend that has it (node:crypto; sodium-native and the project's native
+ * addon, openssl-native, when installed and built); `none` uses the addon's CRC-32C when built. And
  * "empty seal" is the cost of sealing a packet with no payload: the fixed per-packet part.
  * Times are the process's CPU time (user + system), so other load on the machine counts little.
  */
@@ -12,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { AeadProtection } from "../src/core/crypto/aead-protection.js";
 import {
   nodeCryptoBackend,
+  opensslNativeBackend,
   sodiumNativeBackend,
   type AeadBackend,
 } from "../src/core/crypto/aead-backends.js";
@@ -107,7 +109,9 @@ export function main(argv: string[]): void {
   const size = Number(values.size);
   const secrets = [randomBytes(32), randomBytes(32)] as const;
   type Pair = () => [PacketProtection, PacketProtection];
-  const backends = [nodeCryptoBackend, sodiumNativeBackend].filter((b): b is AeadBackend => b !== null);
+  const backends = [nodeCryptoBackend, sodiumNativeBackend, opensslNativeBackend].filter(
+    (b): b is AeadBackend => b !== null,
+  );
   const cases: Array<[string, Pair]> = [
     ["none (CRC-32C)", () => [new ChecksumProtection(), new ChecksumProtection()]],
   ];
