@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #ifndef UDP_SEGMENT
@@ -167,19 +168,56 @@ static napi_value aead_open(napi_env env, napi_callback_info info) {
 }
 
 /*
- * sendBatch(fd, datagrams: Uint8Array[], start, count) -> number
- * Sends datagrams[start, start+count) on a connected, non-blocking socket. Returns how many the
- * kernel took (may be fewer, 0 when the buffer is full), or -errno when the first one failed.
+ * Optional destination of a batch: (address string, port) as the two arguments at `index`; fills
+ * `storage` and returns its length, 0 when the arguments are absent (connected socket), -1 when bad.
+ */
+static socklen_t get_destination(napi_env env, napi_value* argv, size_t argc, size_t index,
+                                 struct sockaddr_storage* storage) {
+  if (argc <= index) return 0;
+  napi_valuetype type;
+  if (napi_typeof(env, argv[index], &type) != napi_ok) return (socklen_t)-1;
+  if (type == napi_undefined || type == napi_null) return 0;
+  if (type != napi_string || argc <= index + 1) return (socklen_t)-1;
+  char text[64];
+  size_t length = 0;
+  uint32_t port;
+  if (napi_get_value_string_utf8(env, argv[index], text, sizeof(text), &length) != napi_ok ||
+      length >= sizeof(text) - 1 || !get_u32(env, argv[index + 1], &port) || port > 65535)
+    return (socklen_t)-1;
+  memset(storage, 0, sizeof(*storage));
+  struct sockaddr_in* v4 = (struct sockaddr_in*)storage;
+  if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    return sizeof(struct sockaddr_in);
+  }
+  struct sockaddr_in6* v6 = (struct sockaddr_in6*)storage;
+  if (inet_pton(AF_INET6, text, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    return sizeof(struct sockaddr_in6);
+  }
+  return (socklen_t)-1;
+}
+
+/*
+ * sendBatch(fd, datagrams: Uint8Array[], start, count[, address, port]) -> number
+ * Sends datagrams[start, start+count) on a non-blocking socket: to its connected peer, or all to
+ * address:port. Returns how many the kernel took (may be fewer, 0 when the buffer is full), or
+ * -errno when the first one failed.
  */
 static napi_value send_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t fd, start, count;
   bool is_array = false;
+  struct sockaddr_storage destination;
+  socklen_t destination_length = 0;
   if (argc < 4 || !get_u32(env, argv[0], &fd) || napi_is_array(env, argv[1], &is_array) != napi_ok ||
-      !is_array || !get_u32(env, argv[2], &start) || !get_u32(env, argv[3], &count))
-    return throw_type(env, "sendBatch(fd, datagrams, start, count)");
+      !is_array || !get_u32(env, argv[2], &start) || !get_u32(env, argv[3], &count) ||
+      (destination_length = get_destination(env, argv, argc, 4, &destination)) == (socklen_t)-1)
+    return throw_type(env, "sendBatch(fd, datagrams, start, count[, address, port])");
   if (count > MAX_BATCH) count = MAX_BATCH;
   struct mmsghdr messages[MAX_BATCH];
   struct iovec vectors[MAX_BATCH];
@@ -194,6 +232,10 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
     vectors[i].iov_len = length;
     messages[i].msg_hdr.msg_iov = &vectors[i];
     messages[i].msg_hdr.msg_iovlen = 1;
+    if (destination_length > 0) {
+      messages[i].msg_hdr.msg_name = &destination;
+      messages[i].msg_hdr.msg_namelen = destination_length;
+    }
   }
   int sent;
   do {
@@ -206,21 +248,24 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
 }
 
 /*
- * sendSegments(fd, datagrams: Uint8Array[], start, count) -> number
+ * sendSegments(fd, datagrams: Uint8Array[], start, count[, address, port]) -> number
  * UDP generic segmentation offload: datagrams[start, start+count), all of the size of the first
  * except a shorter last one, in ONE sendmsg; the kernel cuts them apart (as late as the device
  * allows). Returns count when sent, 0 when the buffer is full, -errno on failure (EIO/EINVAL: the
  * kernel or device has no UDP GSO; the caller then stops using it).
  */
 static napi_value send_segments(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t fd, start, count;
   bool is_array = false;
+  struct sockaddr_storage destination;
+  socklen_t destination_length = 0;
   if (argc < 4 || !get_u32(env, argv[0], &fd) || napi_is_array(env, argv[1], &is_array) != napi_ok ||
-      !is_array || !get_u32(env, argv[2], &start) || !get_u32(env, argv[3], &count) || count == 0)
-    return throw_type(env, "sendSegments(fd, datagrams, start, count)");
+      !is_array || !get_u32(env, argv[2], &start) || !get_u32(env, argv[3], &count) || count == 0 ||
+      (destination_length = get_destination(env, argv, argc, 4, &destination)) == (socklen_t)-1)
+    return throw_type(env, "sendSegments(fd, datagrams, start, count[, address, port])");
   if (count > 64) count = 64;
   struct iovec vectors[64];
   size_t segment = 0, total = 0;
@@ -244,6 +289,10 @@ static napi_value send_segments(napi_env env, napi_callback_info info) {
   memset(&message, 0, sizeof(message));
   message.msg_iov = vectors;
   message.msg_iovlen = count;
+  if (destination_length > 0) {
+    message.msg_name = &destination;
+    message.msg_namelen = destination_length;
+  }
   message.msg_control = control;
   message.msg_controllen = sizeof(control);
   struct cmsghdr* cmsg = CMSG_FIRSTHDR(&message);

@@ -16,17 +16,24 @@ export interface SendBatcherCounters {
   gsoDatagrams: number;
 }
 
+/** Where a datagram goes: an IP literal and port, or null for a connected socket's peer. */
+export interface BatchDestination {
+  address: string;
+  port: number;
+}
+
 /**
- * Collects the datagrams a connected socket is given during one event-loop turn and hands them to
- * the kernel in as few system calls as possible: runs of equal-sized datagrams as one UDP GSO
- * send (the kernel splits them), the rest through sendmmsg. dgram makes one system call and one
- * request object per datagram, which is where a loopback sender spends most of its time
- * (docs/benchmarks.md, "Native fast path"). What the kernel cannot take now (EAGAIN) goes to
- * dgram, whose libuv queue waits for the socket to become writable; once that queue holds
+ * Collects the datagrams a socket is given during one event-loop turn and hands them to the
+ * kernel in as few system calls as possible: runs of equal-sized datagrams to one destination as
+ * one UDP GSO send (the kernel splits them), the rest through sendmmsg. dgram makes one system
+ * call and one request object per datagram, which is where a loopback sender spent most of its
+ * time (docs/benchmarks.md, "Native fast path"). What the kernel cannot take now (EAGAIN) goes
+ * to dgram, whose libuv queue waits for the socket to become writable; once that queue holds
  * anything, everything goes through it so datagrams keep their order.
  */
 export class SendBatcher {
-  private pending: Uint8Array[] = [];
+  private datagrams: Uint8Array[] = [];
+  private destinations: (BatchDestination | null)[] = [];
   private scheduled = false;
   private gso: boolean;
 
@@ -36,7 +43,7 @@ export class SendBatcher {
     private readonly socket: dgram.Socket,
     private readonly counters: SendBatcherCounters,
     /** the unbatched path: dgram.send with the socket's own accounting */
-    private readonly fallback: (datagram: Uint8Array) => void,
+    private readonly fallback: (datagram: Uint8Array, to: BatchDestination | null) => void,
     /** a kernel error for a datagram that was dropped */
     private readonly onError: (code: string) => void,
     useGso = process.env.SLIPSTREAM_UDP_GSO !== "0",
@@ -49,12 +56,14 @@ export class SendBatcher {
   }
 
   get pendingCount(): number {
-    return this.pending.length;
+    return this.datagrams.length;
   }
 
-  add(datagram: Uint8Array): void {
-    this.pending.push(datagram);
-    if (this.pending.length >= MAX_MMSG) this.flush();
+  /** `to` must be an IP literal (no name lookup here); null for a connected socket */
+  add(datagram: Uint8Array, to: BatchDestination | null = null): void {
+    this.datagrams.push(datagram);
+    this.destinations.push(to);
+    if (this.datagrams.length >= MAX_MMSG) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
       // setImmediate, not a microtask: datagrams from every callback of this poll phase share a batch
@@ -65,23 +74,36 @@ export class SendBatcher {
   /** Sends everything pending now. */
   flush(): void {
     this.scheduled = false;
-    const batch = this.pending;
+    const batch = this.datagrams;
+    const to = this.destinations;
     if (batch.length === 0) return;
-    this.pending = [];
+    this.datagrams = [];
+    this.destinations = [];
     let i = 0;
     while (i < batch.length) {
       if (this.socket.getSendQueueCount() > 0) break; // libuv holds older datagrams: keep the order
-      const run = this.gso ? equalSizeRun(batch, i) : 1;
+      const sameTo = sameDestinationRun(to, i);
+      const run = this.gso ? equalSizeRun(batch, i, sameTo) : 1;
+      const dest = to[i] ?? null;
       let sent: number;
-      if (run >= 2) {
-        sent = this.native.sendSegments(this.fd, batch, i, run);
-        if (sent < 0 && NO_GSO.has(errnoName(sent))) {
-          this.gso = false; // and retry the same datagrams through sendmmsg
-          continue;
+      try {
+        if (run >= 2) {
+          sent = dest
+            ? this.native.sendSegments(this.fd, batch, i, run, dest.address, dest.port)
+            : this.native.sendSegments(this.fd, batch, i, run);
+          if (sent < 0 && NO_GSO.has(errnoName(sent))) {
+            this.gso = false; // and retry the same datagrams through sendmmsg
+            continue;
+          }
+          if (sent > 0) this.counters.gsoDatagrams += sent;
+        } else {
+          const count = Math.min(MAX_MMSG, sameTo);
+          sent = dest
+            ? this.native.sendBatch(this.fd, batch, i, count, dest.address, dest.port)
+            : this.native.sendBatch(this.fd, batch, i, count);
         }
-        if (sent > 0) this.counters.gsoDatagrams += sent;
-      } else {
-        sent = this.native.sendBatch(this.fd, batch, i, Math.min(MAX_MMSG, batch.length - i));
+      } catch {
+        break; // an argument the addon refused (it validates everything): dgram takes the rest
       }
       this.counters.batchSyscalls++;
       if (sent === 0) break; // kernel buffer full
@@ -92,18 +114,31 @@ export class SendBatcher {
         i += run >= 2 ? run : 1; // the failed datagram(s) are dropped; the protocol resends
       }
     }
-    for (; i < batch.length; i++) this.fallback(batch[i]!);
+    for (; i < batch.length; i++) this.fallback(batch[i]!, to[i] ?? null);
   }
 }
 
+/** how many datagrams from `start` go to the same destination */
+function sameDestinationRun(to: readonly (BatchDestination | null)[], start: number): number {
+  const first = to[start] ?? null;
+  let n = 1;
+  while (start + n < to.length) {
+    const next = to[start + n] ?? null;
+    if (
+      first === null
+        ? next !== null
+        : next === null || next.port !== first.port || next.address !== first.address
+    )
+      break;
+    n++;
+  }
+  return n;
+}
+
 /** how many datagrams from `start` fit one GSO send: same size as the first, the last may be shorter */
-function equalSizeRun(batch: readonly Uint8Array[], start: number): number {
+function equalSizeRun(batch: readonly Uint8Array[], start: number, available: number): number {
   const size = batch[start]!.byteLength;
-  const limit = Math.min(
-    MAX_GSO_SEGMENTS,
-    Math.floor(MAX_GSO_BYTES / Math.max(size, 1)),
-    batch.length - start,
-  );
+  const limit = Math.min(MAX_GSO_SEGMENTS, Math.floor(MAX_GSO_BYTES / Math.max(size, 1)), available);
   let n = 1;
   while (n < limit) {
     const next = batch[start + n]!.byteLength;

@@ -67,8 +67,8 @@ export type DatagramTransport = Pick<
 >;
 
 /**
- * A UDP socket for the data path. A connected socket on Linux with the native addon batches the
- * datagrams of one event-loop turn (UDP GSO for runs of equal size, else sendmmsg: see
+ * A UDP socket for the data path. On Linux with the native addon it batches the datagrams of one
+ * event-loop turn (UDP GSO for runs of equal size to one destination, else sendmmsg: see
  * SendBatcher); otherwise each datagram goes to `dgram.send` at once (Node has no sendmmsg, and a
  * list of buffers in one `dgram.send` becomes ONE datagram). Sends never wait for their callbacks;
  * failures are counted and the datagram is dropped (the protocol retransmits).
@@ -96,6 +96,7 @@ export class UdpSocket {
 
   private handler: DatagramHandler | null = null;
   private readonly batcher: SendBatcher | null;
+  private readonly family: 4 | 6;
   private closed = false;
   private readonly maxQueuedSends: number;
   private readonly afterSend = (error: Error | null): void => {
@@ -117,7 +118,8 @@ export class UdpSocket {
     } else {
       this.remoteAddress = null;
     }
-    const fd = options.connectTo && nativeUdp && options.batchSends !== false ? socketFd(socket) : null;
+    this.family = local.family === "IPv6" ? 6 : 4;
+    const fd = nativeUdp && options.batchSends !== false ? socketFd(socket) : null;
     this.batcher =
       fd === null || !nativeUdp
         ? null
@@ -126,9 +128,9 @@ export class UdpSocket {
             fd,
             socket,
             this.counters,
-            (datagram) => {
+            (datagram, to) => {
               // counted as sent when batched; a datagram the queue refuses was not
-              if (this.dgramSend(datagram)) return;
+              if (this.dgramSend(datagram, to ?? undefined)) return;
               this.counters.datagramsSent--;
               this.counters.bytesSent -= datagram.byteLength;
             },
@@ -186,14 +188,20 @@ export class UdpSocket {
    */
   send(datagram: Uint8Array, to?: UdpEndpoint): boolean {
     if (this.closed) return false;
-    if (this.batcher && !to && this.socket.getSendQueueCount() === 0) {
-      this.batcher.add(datagram);
+    if (this.batcher && this.socket.getSendQueueCount() === 0 && this.batchable(to)) {
+      this.batcher.add(datagram, to ?? null);
     } else if (!this.dgramSend(datagram, to)) {
       return false;
     }
     this.counters.datagramsSent++;
     this.counters.bytesSent += datagram.byteLength;
     return true;
+  }
+
+  /** a connected socket's own peer, or (unconnected) an IP literal of the socket's family */
+  private batchable(to: UdpEndpoint | undefined): boolean {
+    if (!to) return this.remoteAddress !== null;
+    return this.remoteAddress === null && isIP(to.address) === this.family && !to.address.includes("%");
   }
 
   /** whether sends on this socket are batched natively, and whether with UDP GSO */

@@ -36,10 +36,27 @@ export interface NativeAead {
 }
 
 export interface NativeUdp {
-  /** sendmmsg of datagrams[start, start+count) on a connected socket: how many went, 0 = EAGAIN, or −errno */
-  sendBatch(fd: number, datagrams: readonly Uint8Array[], start: number, count: number): number;
+  /**
+   * sendmmsg of datagrams[start, start+count): to the connected peer, or all to address:port.
+   * How many went, 0 = EAGAIN, or −errno.
+   */
+  sendBatch(
+    fd: number,
+    datagrams: readonly Uint8Array[],
+    start: number,
+    count: number,
+    address?: string,
+    port?: number,
+  ): number;
   /** one UDP GSO send of equal-sized datagrams (the last may be shorter): count, 0 = EAGAIN, or −errno */
-  sendSegments(fd: number, datagrams: readonly Uint8Array[], start: number, count: number): number;
+  sendSegments(
+    fd: number,
+    datagrams: readonly Uint8Array[],
+    start: number,
+    count: number,
+    address?: string,
+    port?: number,
+  ): number;
 }
 
 export interface NativeChecksum {

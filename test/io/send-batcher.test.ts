@@ -11,14 +11,27 @@ const onLinux = process.platform === "linux" ? false : "batched sends are Linux 
 
 /** A native stand-in that records each call and answers from a script. */
 function fakeNative(answers: { segments?: (count: number) => number; batch?: (count: number) => number }) {
-  const calls: { kind: "gso" | "mmsg"; sizes: number[] }[] = [];
+  const calls: { kind: "gso" | "mmsg"; sizes: number[]; to?: string }[] = [];
+  const record = (
+    kind: "gso" | "mmsg",
+    d: readonly Uint8Array[],
+    start: number,
+    count: number,
+    a?: string,
+    p?: number,
+  ) =>
+    calls.push({
+      kind,
+      sizes: d.slice(start, start + count).map((x) => x.byteLength),
+      ...(a === undefined ? {} : { to: `${a}:${p}` }),
+    });
   const native: NativeUdp = {
-    sendSegments(_fd, datagrams, start, count) {
-      calls.push({ kind: "gso", sizes: datagrams.slice(start, start + count).map((d) => d.byteLength) });
+    sendSegments(_fd, datagrams, start, count, address, port) {
+      record("gso", datagrams, start, count, address, port);
       return answers.segments ? answers.segments(count) : count;
     },
-    sendBatch(_fd, datagrams, start, count) {
-      calls.push({ kind: "mmsg", sizes: datagrams.slice(start, start + count).map((d) => d.byteLength) });
+    sendBatch(_fd, datagrams, start, count, address, port) {
+      record("mmsg", datagrams, start, count, address, port);
       return answers.batch ? answers.batch(count) : count;
     },
   };
@@ -141,6 +154,43 @@ test("a kernel error drops the failed datagram, is reported by name, and the res
   assert.deepEqual(viaDgram, []);
 });
 
+test("an unconnected socket's batch is cut where the destination changes", () => {
+  const { native, calls } = fakeNative({});
+  const { b } = batcher(native);
+  const a = { address: "127.0.0.1", port: 1000 };
+  const c = { address: "::1", port: 2000 };
+  const sends: Array<[number, typeof a]> = [
+    [1400, a],
+    [1400, a],
+    [1400, c],
+    [60, c],
+    [70, a],
+    [80, { address: "127.0.0.1", port: 1000 }],
+  ];
+  for (const [size, to] of sends) b.add(new Uint8Array(size), to);
+  b.flush();
+  assert.deepEqual(calls, [
+    { kind: "gso", sizes: [1400, 1400], to: "127.0.0.1:1000" },
+    { kind: "gso", sizes: [1400, 60], to: "::1:2000" },
+    { kind: "mmsg", sizes: [70, 80], to: "127.0.0.1:1000" },
+  ]);
+});
+
+test("an argument the addon refuses does not throw out of the flush: dgram sends the rest", () => {
+  const native: NativeUdp = {
+    sendSegments: () => {
+      throw new TypeError("bad");
+    },
+    sendBatch: () => {
+      throw new TypeError("bad");
+    },
+  };
+  const { b, viaDgram } = batcher(native);
+  for (const d of sized(10, 10, 20)) b.add(d);
+  assert.doesNotThrow(() => b.flush());
+  assert.deepEqual(viaDgram, [10, 10, 20]);
+});
+
 test("datagrams added in one turn are flushed together at the end of it", async () => {
   const { native, calls } = fakeNative({});
   const { b } = batcher(native);
@@ -163,7 +213,6 @@ test(
     });
     try {
       assert.equal(sender.sendPath, "gso");
-      assert.equal(receiver.sendPath, "dgram", "an unconnected socket sends through dgram");
       const order: number[] = [];
       let corrupt = 0;
       receiver.onDatagram((data) => {
@@ -192,6 +241,50 @@ test(
       assert.equal(sender.counters.sendErrors + sender.counters.sendDrops, 0);
     } finally {
       await Promise.all([sender.close(), receiver.close()]);
+    }
+  },
+);
+
+test(
+  "real sockets: an unconnected socket batches replies to several peers, each gets its own datagrams in order",
+  { skip: onLinux },
+  async () => {
+    const hub = await UdpSocket.open({ host: "127.0.0.1", port: 0 });
+    const peers = await Promise.all(
+      [0, 1, 2].map(() => UdpSocket.open({ host: "127.0.0.1", port: 0, recvBufferSize: 4 << 20 })),
+    );
+    try {
+      assert.equal(hub.sendPath, "gso");
+      const got = peers.map(() => [] as number[]);
+      peers.forEach((p, k) => p.onDatagram((data) => got[k]!.push(data.readUInt32BE(0))));
+      const count = 900;
+      for (let i = 0; i < count; i++) {
+        const datagram = Buffer.alloc(i % 50 === 0 ? 200 : 1200);
+        datagram.writeUInt32BE(i, 0);
+        // runs of five to one peer, then the next: batches cut at every change of destination
+        const peer = peers[Math.floor(i / 5) % 3]!;
+        assert.equal(hub.send(datagram, { address: "127.0.0.1", port: peer.localAddress.port }), true);
+        if (i % 150 === 149) await nextTurn();
+      }
+      assert.equal(
+        hub.send(Buffer.from("x"), { address: "no-such-host.invalid", port: 9 }),
+        true,
+        "a name goes through dgram",
+      );
+      assert.ok(
+        await waitFor(() => got.every((g) => g.length === count / 3)),
+        `received ${got.map((g) => g.length)}`,
+      );
+      for (const [k, g] of got.entries()) {
+        const expected = Array.from({ length: count }, (_, i) => i).filter(
+          (i) => Math.floor(i / 5) % 3 === k,
+        );
+        assert.deepEqual(g, expected, `peer ${k}`);
+      }
+      assert.ok(hub.counters.gsoDatagrams > 0);
+      assert.ok(hub.counters.batchSyscalls < count / 2);
+    } finally {
+      await Promise.all([hub.close(), ...peers.map((p) => p.close())]);
     }
   },
 );
