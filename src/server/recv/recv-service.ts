@@ -277,6 +277,7 @@ export class RecvService {
     key: string | null,
     decision: TransferAdmission,
   ): AdmitDecision {
+    if (!("code" in decision)) decision = this.busyOr(transfer.id, decision);
     if ("code" in decision) {
       this.records.refusedAtAdmission(transfer.id);
       this.rejected(live ? `${live.ip}:${live.port}` : "", key, decision.code);
@@ -290,6 +291,22 @@ export class RecvService {
       peer,
     });
     return { root: decision.root };
+  }
+
+  /**
+   * --max-incoming-transfers: beyond it a new transfer is answered RECEIVER_BUSY (its sender
+   * queues it again and retries with backoff); one already receiving here (a resume) is let in.
+   */
+  private busyOr(transferId: string, admission: TransferAdmission): TransferAdmission {
+    const max = this.state.options.maxIncomingTransfers;
+    const receiving = this.records
+      .all()
+      .filter((r) => r.status === "receiving" && r.transferId !== transferId);
+    if (receiving.length < max) return admission;
+    return {
+      code: "RECEIVER_BUSY",
+      message: `the receiver has ${receiving.length} transfers receiving (--max-incoming-transfers ${max}); retry later`,
+    };
   }
 
   // once per second ------------------------------------------------------------------------------------
