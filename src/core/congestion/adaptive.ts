@@ -1,5 +1,12 @@
 import type { Micros } from "../time.js";
-import { AckAggregation, type StandingQueue, StandingQueueDetector } from "./adaptive-signals.js";
+import {
+  AckAggregation,
+  type QueueDrainCheck,
+  RoundRtt,
+  type StandingQueue,
+  StandingQueueDetector,
+  UpwardProbe,
+} from "./adaptive-signals.js";
 import { type AdaptiveTuning, DEFAULT_ADAPTIVE_TUNING } from "./adaptive-tuning.js";
 import { bytesOver, INITIAL_RTT, RateBounds } from "./common.js";
 import type { AckEvent, ControllerConfig, LossEvent, RateController, RateSample } from "./controller.js";
@@ -9,25 +16,13 @@ export { type AdaptiveTuning, DEFAULT_ADAPTIVE_TUNING } from "./adaptive-tuning.
 
 type AdaptiveState = "startup" | "drain" | "probe_bw" | "probe_rtt";
 
-/** What a standing-queue drain must show, judged on packets sent after the reaction. */
-interface QueueDrainCheck {
-  bandwidthBefore: number;
-  /** RTT when the queue was detected (it lags the queue by an RTT) */
-  standingRtt: Micros;
-  reactedAt: Micros;
-  /** RTT of the first packet sent since `reactedAt`: the queue it found */
-  firstRtt: Micros | null;
-  /** lowest RTT of packets sent since `reactedAt` */
-  lowestRtt: Micros;
-  /** when drain ended: the check completes once packets sent after that are acknowledged */
-  drainEndedAt: Micros | null;
-}
-
 /**
  * `adaptive`: model-based rate control after BBR (draft-cardwell-iccrg-bbr-congestion-control),
  * pacing at the estimated bottleneck bandwidth and bounding in-flight data to 2 × BDP. Random
  * loss is ignored. A heavy loss round (BBRv2 idea, simplified) or a standing queue cuts the
- * bandwidth estimate to what was actually delivered. All constants are in `AdaptiveTuning`.
+ * bandwidth estimate to what was actually delivered. Startup ends when the queue starts rising,
+ * when the estimate stops growing, or on heavy loss that the next round confirms (no growth);
+ * probe_bw goes back to startup when a probe finds room. All constants are in `AdaptiveTuning`.
  */
 export class AdaptiveRateController implements RateController {
   readonly method = "adaptive";
@@ -41,6 +36,8 @@ export class AdaptiveRateController implements RateController {
   private minRttStamp: Micros = 0;
   private readonly aggregation: AckAggregation;
   private readonly queue: StandingQueueDetector;
+  /** a queue building (ends startup) or standing (vetoes a return to startup) */
+  private readonly roundRtt: RoundRtt;
 
   private roundCount = 0;
   private nextRoundDelivered = 0;
@@ -50,12 +47,17 @@ export class AdaptiveRateController implements RateController {
   private roundAckedBytes = 0;
   private roundMaxDeliveryRate = 0;
   private roundsSinceQueueReaction = 0;
+  private lastQueueRound = -Infinity;
 
   private filledPipe = false;
   /** stays true after the first startup: the start-rate floor only applies before it */
   private everFilledPipe = false;
   private fullBandwidth = 0;
   private fullBandwidthCount = 0;
+  /** a heavy loss in startup, judged by the next round: no growth in it ends startup */
+  private startupLossPending = false;
+  /** a heavy loss was judged not to be the bottleneck: further ones are random loss, ignored */
+  private startupLossTolerated = false;
 
   private drainPacingGain: number;
   private drainWindowGain: number;
@@ -63,6 +65,7 @@ export class AdaptiveRateController implements RateController {
   private queueDrain: QueueDrainCheck | null = null;
   private cyclePhase = 0;
   private cycleStamp: Micros = 0;
+  private readonly probe: UpwardProbe;
   private probeRttDoneStamp: Micros | null = null;
   private probeRttRoundDone = false;
 
@@ -71,12 +74,14 @@ export class AdaptiveRateController implements RateController {
   constructor(config: ControllerConfig, tuning: Partial<AdaptiveTuning> = {}) {
     this.rttFloor = config.rttFloor ?? 0;
     this.bounds = new RateBounds(config);
-    this.tuning = { ...DEFAULT_ADAPTIVE_TUNING, ...tuning };
-    this.bandwidth = WindowedFilter.max(this.tuning.bandwidthWindowRounds);
-    this.aggregation = new AckAggregation(this.tuning.bandwidthWindowRounds);
-    this.queue = new StandingQueueDetector(this.tuning.queueDelayThreshold, this.tuning.queueDelayFloor);
-    this.drainPacingGain = 1 / this.tuning.startupGain;
-    this.drainWindowGain = this.tuning.startupGain;
+    const t = (this.tuning = { ...DEFAULT_ADAPTIVE_TUNING, ...tuning });
+    this.bandwidth = WindowedFilter.max(t.bandwidthWindowRounds);
+    this.aggregation = new AckAggregation(t.bandwidthWindowRounds);
+    this.queue = new StandingQueueDetector(t.queueDelayThreshold, t.queueDelayFloor);
+    this.roundRtt = new RoundRtt(t.startupQueueThreshold, t.queueDelayFloor, t.startupQueueMinSamples);
+    this.probe = new UpwardProbe(t.probeStartupGrowth);
+    this.drainPacingGain = 1 / t.startupGain;
+    this.drainWindowGain = t.startupGain;
   }
 
   /** Bottleneck bandwidth estimate in bytes per second (0 before the first sample). */
@@ -164,7 +169,8 @@ export class AdaptiveRateController implements RateController {
   private pacingGain(): number {
     switch (this.state) {
       case "startup":
-        return this.tuning.startupGain;
+        // while a loss is judged, hold the rate: if it was the bottleneck, it does not get worse
+        return this.startupLossPending ? 1 : this.tuning.startupGain;
       case "drain":
         return this.drainPacingGain;
       case "probe_bw":
@@ -208,9 +214,7 @@ export class AdaptiveRateController implements RateController {
     const lossFraction = lost > 0 ? lost / (lost + this.roundAckedBytes) : 0;
     const bw = this.bandwidthEstimate();
     if (this.state === "startup") {
-      if (lossFraction > t.startupLossFraction && this.roundLostPackets >= t.startupLossMinPackets) {
-        this.filledPipe = true;
-      }
+      this.checkStartupLoss(lossFraction, bw);
     } else if (lossFraction > t.heavyLossFraction && bw > 0) {
       // The buffer overflowed: believe what was delivered (within reason) and drain the queue.
       const cut = Math.min(bw, Math.max(this.roundMaxDeliveryRate, bw * t.heavyLossBandwidthFactor));
@@ -223,6 +227,14 @@ export class AdaptiveRateController implements RateController {
     this.roundLostPackets = 0;
     this.roundAckedBytes = 0;
     this.roundMaxDeliveryRate = 0;
+    this.checkRoundRtt();
+  }
+
+  /** Judged on whole rounds: the lowest of many RTT samples ignores jitter and one-off spikes. */
+  private checkRoundRtt(): void {
+    if (this.state === "startup" && this.roundRtt.rising) this.filledPipe = true;
+    if (this.roundRtt.above(this.minRtt)) this.probe.noteQueue();
+    this.roundRtt.newRound();
   }
 
   private onRttSample(ev: AckEvent, rtt: Micros): void {
@@ -237,6 +249,7 @@ export class AdaptiveRateController implements RateController {
         this.finishQueueDrain(ev.now, check);
       }
     }
+    this.roundRtt.add(rtt);
     const standing = this.queue.update(ev.now, rtt, this.minRtt, ev.totalDelivered);
     const ready = this.roundsSinceQueueReaction >= this.tuning.queueDelayCooldownRounds;
     if (standing !== null && ready && this.queueDrain === null && this.state === "probe_bw") {
@@ -258,10 +271,15 @@ export class AdaptiveRateController implements RateController {
       lowestRtt: Infinity,
       drainEndedAt: null,
     };
-    if (standing.deliveredRate > 0 && standing.deliveredRate < bw) {
-      this.bandwidth.reset(this.roundCount, standing.deliveredRate);
+    const t = this.tuning;
+    const isolated = this.roundCount - this.lastQueueRound >= t.ownQueueQuietRounds;
+    this.lastQueueRound = this.roundCount;
+    if (isolated && standing.deliveredRate >= bw * t.ownQueueDeliveredFraction) {
+      this.enterDrain(now, t.ownQueueDrainPacingGain, 1);
+    } else {
+      if (standing.deliveredRate > 0) this.bandwidth.reset(this.roundCount, standing.deliveredRate);
+      this.enterDrain(now, t.queueDrainPacingGain, 1);
     }
-    this.enterDrain(now, this.tuning.queueDrainPacingGain, 1);
     this.roundsSinceQueueReaction = 0;
   }
 
@@ -276,6 +294,22 @@ export class AdaptiveRateController implements RateController {
     this.bandwidth.reset(this.roundCount, Math.max(check.bandwidthBefore, this.bandwidthEstimate()));
     this.minRtt = check.lowestRtt;
     this.minRttStamp = now;
+  }
+
+  private checkStartupLoss(lossFraction: number, bw: number): void {
+    const t = this.tuning;
+    if (this.startupLossPending) {
+      // This round measured what was sent when the loss happened. (checkFullPipe has not seen
+      // it yet: fullBandwidth is the level at the previous round's start.)
+      this.startupLossPending = false;
+      if (bw < this.fullBandwidth * t.fullBandwidthGrowth) this.filledPipe = true;
+      else this.startupLossTolerated = true;
+    }
+    if (lossFraction <= t.startupLossFraction || this.roundLostPackets < t.startupLossMinPackets) return;
+    // With a queue standing the buffer overflowed. Without one, judge by the next round: the
+    // delivery rate lags the sending rate by a round, and early on it still shows the start rate.
+    if (this.roundRtt.above(this.minRtt)) this.filledPipe = true;
+    else if (!this.startupLossTolerated) this.startupLossPending = true;
   }
 
   private checkFullPipe(rs: RateSample | null): void {
@@ -305,10 +339,16 @@ export class AdaptiveRateController implements RateController {
         this.enterProbeBw(ev.now);
       }
     }
-    if (this.state === "probe_bw" && this.shouldAdvancePhase(ev)) {
-      this.cyclePhase = (this.cyclePhase + 1) % this.tuning.probeBwGains.length;
-      this.cycleStamp = ev.now;
-    }
+    if (this.state === "probe_bw" && this.shouldAdvancePhase(ev)) this.advancePhase(ev.now);
+  }
+
+  private advancePhase(now: Micros): void {
+    const gains = this.tuning.probeBwGains;
+    this.cyclePhase = (this.cyclePhase + 1) % gains.length;
+    this.cycleStamp = now;
+    if ((gains[this.cyclePhase] ?? 1) > 1) this.probe.start(this.bandwidthEstimate());
+    // More room than +25 % per cycle would find in a reasonable time: search as startup does.
+    else if (this.probe.phaseEnded(this.bandwidthEstimate())) this.enterStartup();
   }
 
   private shouldAdvancePhase(ev: AckEvent): boolean {
@@ -359,9 +399,12 @@ export class AdaptiveRateController implements RateController {
   private enterStartup(): void {
     this.state = "startup";
     this.queueDrain = null;
+    this.roundRtt.reset();
     this.filledPipe = false;
     this.fullBandwidth = 0;
     this.fullBandwidthCount = 0;
+    this.startupLossPending = false;
+    this.startupLossTolerated = false;
   }
 
   private enterDrain(now: Micros, pacingGain: number, windowGain: number): void {
@@ -376,6 +419,7 @@ export class AdaptiveRateController implements RateController {
     this.state = "probe_bw";
     this.cyclePhase = this.tuning.probeBwStartPhase % this.tuning.probeBwGains.length;
     this.cycleStamp = now;
+    this.probe.cancel();
     this.roundsSinceQueueReaction = 0;
   }
 }
