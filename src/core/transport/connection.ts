@@ -504,6 +504,9 @@ export class Connection {
         this.ptoCount++;
         this.probesDue = 2;
         this.counters.ptoCount++;
+        // the probes carry unacknowledged control data first: without it (a lost transfer
+        // announcement) the peer may acknowledge nothing else, and no loss would ever be detected
+        this.controlOut.resendUnacked();
       }
     }
   }

@@ -68,6 +68,15 @@ export class ControlSendStream {
     this.lost.removeBelow(frontier);
   }
 
+  /**
+   * Sends every range still unacknowledged again (a probe timeout): stream data is what the peer
+   * needs before anything else makes sense to it (a transfer announcement, say), and the data
+   * packets that follow it may be ones the peer cannot acknowledge without it.
+   */
+  resendUnacked(): void {
+    if (this.sent > this.base) this.onLost(this.base, this.sent - this.base);
+  }
+
   onLost(offset: number, len: number): void {
     const end = offset + len;
     // Only the parts not acknowledged since are sent again.

@@ -76,6 +76,8 @@ export interface SimScenario {
    * on the wire instead (nothing, a modified copy, old datagrams replayed, …)
    */
   middlebox?: (datagram: Uint8Array, now: Micros) => Uint8Array[];
+  /** the same on the reverse direction (handshake replies, ACKs) */
+  reverseMiddlebox?: (datagram: Uint8Array, now: Micros) => Uint8Array[];
 }
 
 export interface SimSample {
@@ -136,12 +138,13 @@ export function runSimTransfer(s: SimScenario): SimResult {
     },
   });
   path.addFlow("10.0.0.1", "10.0.0.2");
-  const middlebox = s.middlebox;
-  if (middlebox) {
+  const { middlebox, reverseMiddlebox } = s;
+  if (middlebox || reverseMiddlebox) {
     const send = network.send.bind(network);
     network.send = (from, to, datagram) => {
-      if (from !== "10.0.0.1:5000") return send(from, to, datagram);
-      for (const d of middlebox(datagram, loop.now)) send(from, to, d);
+      const box = from === "10.0.0.1:5000" ? middlebox : reverseMiddlebox;
+      if (!box) return send(from, to, datagram);
+      for (const d of box(datagram, loop.now)) send(from, to, d);
     };
   }
 
