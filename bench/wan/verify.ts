@@ -20,6 +20,14 @@ interface IperfInterval {
 interface IperfServerReport {
   intervals: IperfInterval[];
   end: { sum: { lost_packets: number; packets: number } };
+  error?: string;
+}
+
+/** iperf3 reports a failed run (e.g. its TCP control connection timing out on a lossy, long path) without a summary */
+function summary(report: IperfServerReport): { lost_packets: number; packets: number } {
+  const sum = report.end?.sum;
+  if (!sum) throw new Error(`iperf3 gave no summary${report.error ? `: ${report.error}` : ""}`);
+  return sum;
 }
 
 async function measureRtt(): Promise<number[]> {
@@ -77,9 +85,9 @@ async function iperfUdp(rateMbit: number, seconds: number): Promise<IperfServerR
 export async function measurePath(spec: PathSpec): Promise<PathMeasured> {
   const rttsMs = await measureRtt();
   const lossRun = await iperfUdp(spec.rateMbit * 0.5, 4);
-  const sent = lossRun.end.sum.packets;
-  const lost = lossRun.end.sum.lost_packets;
+  const { packets: sent, lost_packets: lost } = summary(lossRun);
   const rateRun = await iperfUdp(spec.rateMbit * 1.15, 5);
+  summary(rateRun);
   const perSecond = rateRun.intervals.slice(1, 5).map((i) => i.sum.bits_per_second / 1e6);
   const lossFraction = sent > 0 ? lost / sent : 0;
   const rateMbit = (median(perSecond) * (PROBE_WIRE / PROBE_PAYLOAD)) / (1 - lossFraction);
@@ -87,5 +95,10 @@ export async function measurePath(spec: PathSpec): Promise<PathMeasured> {
 }
 
 export async function checkPath(spec: PathSpec): Promise<PathVerdict> {
-  return verifyPath(spec, await measurePath(spec));
+  try {
+    return verifyPath(spec, await measurePath(spec));
+  } catch (error) {
+    // a failed measurement is a path not verified: the caller retries, then refuses to report
+    return { ok: false, rttMs: NaN, lossPct: NaN, rateMbit: NaN, problems: [(error as Error).message] };
+  }
 }
