@@ -426,13 +426,18 @@ export class SenderEndpoint implements ConnectionHandler {
 
   // internals -----------------------------------------------------------------------------------
 
-  /** Lost blocks hold their chunk for a few round trips, so the budget follows the BDP. */
+  /**
+   * Lost blocks hold their chunk until resent and acknowledged, so the budget follows what may be
+   * in flight: twice the congestion window (about 4 BDP in steady state). Not pacing rate × smoothed
+   * RTT: a burst of inflated delivery-rate samples and a self-made queue multiply each other there
+   * (on loopback that asked for 700 MiB of read-ahead), while the window is what the sender obeys.
+   */
   private readonly readBudget = (): number => {
     const floor = this.options.readBudget ?? 16 * 1024 * 1024;
     const c = this.connection;
     if (!c || !c.rtt.hasSample) return floor;
-    const bdp = (c.pacingRate() * c.rtt.smoothed) / 1e6;
-    return Math.min(Math.max(floor, 4 * bdp), this.options.maxReadBudget ?? 512 * 1024 * 1024);
+    const window = c.rateController.congestionWindow();
+    return Math.min(Math.max(floor, 2 * window), this.options.maxReadBudget ?? 512 * 1024 * 1024);
   };
 
   private readonly transferSink = {
