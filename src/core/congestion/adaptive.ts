@@ -277,7 +277,10 @@ export class AdaptiveRateController implements RateController {
     if (isolated && standing.deliveredRate >= bw * t.ownQueueDeliveredFraction) {
       this.enterDrain(now, t.ownQueueDrainPacingGain, 1);
     } else {
-      if (standing.deliveredRate > 0) this.bandwidth.reset(this.roundCount, standing.deliveredRate);
+      // a reaction to a queue lowers the estimate, never raises it (bursty samples can exceed it)
+      if (standing.deliveredRate > 0 && standing.deliveredRate < bw) {
+        this.bandwidth.reset(this.roundCount, standing.deliveredRate);
+      }
       this.enterDrain(now, t.queueDrainPacingGain, 1);
     }
     this.roundsSinceQueueReaction = 0;
