@@ -88,6 +88,8 @@ export interface SimSample {
   inFlight: number;
   state: string;
   queueDelay: Micros;
+  /** file data the sender holds: read ahead, in flight or waiting for retransmission */
+  senderBuffered: number;
 }
 
 export interface SimResult {
@@ -227,6 +229,7 @@ export function runSimTransfer(s: SimScenario): SimResult {
         inFlight: c?.bytesInFlight ?? 0,
         state: c?.rateController.stateName() ?? "-",
         queueDelay: path.forward.queueDelay(),
+        senderBuffered: transfer.bufferedBytes,
       });
       if (!done()) loop.after(every, sample);
     };
