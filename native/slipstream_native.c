@@ -200,6 +200,53 @@ static socklen_t get_destination(napi_env env, napi_value* argv, size_t argc, si
   return (socklen_t)-1;
 }
 
+/* The arguments both batch sends take: fd, datagrams[start, start+count), optional address, port. */
+typedef struct {
+  int fd;
+  uint32_t count;
+  struct iovec vectors[MAX_BATCH];
+  struct sockaddr_storage destination;
+  socklen_t destination_length;
+} batch;
+
+/* Fills `b` (at most `max` datagrams); throws and returns 0 on a bad argument. */
+static int read_batch(napi_env env, napi_callback_info info, uint32_t max, const char* usage, batch* b) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t fd, start;
+  bool is_array = false;
+  if (argc < 4 || !get_u32(env, argv[0], &fd) || napi_is_array(env, argv[1], &is_array) != napi_ok ||
+      !is_array || !get_u32(env, argv[2], &start) || !get_u32(env, argv[3], &b->count) || b->count == 0 ||
+      (b->destination_length = get_destination(env, argv, argc, 4, &b->destination)) == (socklen_t)-1) {
+    throw_type(env, usage);
+    return 0;
+  }
+  b->fd = (int)fd;
+  if (b->count > max) b->count = max;
+  for (uint32_t i = 0; i < b->count; i++) {
+    napi_value element;
+    uint8_t* data;
+    size_t length;
+    if (napi_get_element(env, argv[1], start + i, &element) != napi_ok || !get_bytes(env, element, &data, &length)) {
+      throw_type(env, "datagrams must be Uint8Arrays");
+      return 0;
+    }
+    b->vectors[i].iov_base = data;
+    b->vectors[i].iov_len = length;
+  }
+  return 1;
+}
+
+static napi_value send_result(napi_env env, int value) {
+  napi_value result;
+  napi_create_int32(env, value, &result);
+  return result;
+}
+
+/* 0 for a full socket buffer (EAGAIN), else -errno */
+static int failure_code(void) { return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno; }
+
 /*
  * sendBatch(fd, datagrams: Uint8Array[], start, count[, address, port]) -> number
  * Sends datagrams[start, start+count) on a non-blocking socket: to its connected peer, or all to
@@ -207,44 +254,23 @@ static socklen_t get_destination(napi_env env, napi_value* argv, size_t argc, si
  * -errno when the first one failed.
  */
 static napi_value send_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  uint32_t fd, start, count;
-  bool is_array = false;
-  struct sockaddr_storage destination;
-  socklen_t destination_length = 0;
-  if (argc < 4 || !get_u32(env, argv[0], &fd) || napi_is_array(env, argv[1], &is_array) != napi_ok ||
-      !is_array || !get_u32(env, argv[2], &start) || !get_u32(env, argv[3], &count) ||
-      (destination_length = get_destination(env, argv, argc, 4, &destination)) == (socklen_t)-1)
-    return throw_type(env, "sendBatch(fd, datagrams, start, count[, address, port])");
-  if (count > MAX_BATCH) count = MAX_BATCH;
+  batch b;
+  if (!read_batch(env, info, MAX_BATCH, "sendBatch(fd, datagrams, start, count[, address, port])", &b)) return NULL;
   struct mmsghdr messages[MAX_BATCH];
-  struct iovec vectors[MAX_BATCH];
-  memset(messages, 0, sizeof(struct mmsghdr) * count);
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value element;
-    uint8_t* data;
-    size_t length;
-    if (napi_get_element(env, argv[1], start + i, &element) != napi_ok || !get_bytes(env, element, &data, &length))
-      return throw_type(env, "sendBatch: datagrams must be Uint8Arrays");
-    vectors[i].iov_base = data;
-    vectors[i].iov_len = length;
-    messages[i].msg_hdr.msg_iov = &vectors[i];
+  memset(messages, 0, sizeof(struct mmsghdr) * b.count);
+  for (uint32_t i = 0; i < b.count; i++) {
+    messages[i].msg_hdr.msg_iov = &b.vectors[i];
     messages[i].msg_hdr.msg_iovlen = 1;
-    if (destination_length > 0) {
-      messages[i].msg_hdr.msg_name = &destination;
-      messages[i].msg_hdr.msg_namelen = destination_length;
+    if (b.destination_length > 0) {
+      messages[i].msg_hdr.msg_name = &b.destination;
+      messages[i].msg_hdr.msg_namelen = b.destination_length;
     }
   }
   int sent;
   do {
-    sent = sendmmsg((int)fd, messages, count, MSG_DONTWAIT);
+    sent = sendmmsg(b.fd, messages, b.count, MSG_DONTWAIT);
   } while (sent < 0 && errno == EINTR);
-  if (sent < 0) sent = (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
-  napi_value result;
-  napi_create_int32(env, sent, &result);
-  return result;
+  return send_result(env, sent >= 0 ? sent : failure_code());
 }
 
 /*
@@ -255,31 +281,13 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
  * kernel or device has no UDP GSO; the caller then stops using it).
  */
 static napi_value send_segments(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  uint32_t fd, start, count;
-  bool is_array = false;
-  struct sockaddr_storage destination;
-  socklen_t destination_length = 0;
-  if (argc < 4 || !get_u32(env, argv[0], &fd) || napi_is_array(env, argv[1], &is_array) != napi_ok ||
-      !is_array || !get_u32(env, argv[2], &start) || !get_u32(env, argv[3], &count) || count == 0 ||
-      (destination_length = get_destination(env, argv, argc, 4, &destination)) == (socklen_t)-1)
-    return throw_type(env, "sendSegments(fd, datagrams, start, count[, address, port])");
-  if (count > 64) count = 64;
-  struct iovec vectors[64];
-  size_t segment = 0, total = 0;
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value element;
-    uint8_t* data;
-    size_t length;
-    if (napi_get_element(env, argv[1], start + i, &element) != napi_ok || !get_bytes(env, element, &data, &length))
-      return throw_type(env, "sendSegments: datagrams must be Uint8Arrays");
-    if (i == 0) segment = length;
-    if (length > segment || (length < segment && i != count - 1) || length == 0)
+  batch b;
+  if (!read_batch(env, info, 64, "sendSegments(fd, datagrams, start, count[, address, port])", &b)) return NULL;
+  size_t segment = b.vectors[0].iov_len, total = 0;
+  for (uint32_t i = 0; i < b.count; i++) {
+    size_t length = b.vectors[i].iov_len;
+    if (length > segment || (length < segment && i != b.count - 1) || length == 0)
       return throw_type(env, "sendSegments: datagrams must have the first one's size (the last may be shorter)");
-    vectors[i].iov_base = data;
-    vectors[i].iov_len = length;
     total += length;
   }
   if (total > 65000) return throw_type(env, "sendSegments: more than 65000 bytes");
@@ -287,11 +295,11 @@ static napi_value send_segments(napi_env env, napi_callback_info info) {
   memset(control, 0, sizeof(control));
   struct msghdr message;
   memset(&message, 0, sizeof(message));
-  message.msg_iov = vectors;
-  message.msg_iovlen = count;
-  if (destination_length > 0) {
-    message.msg_name = &destination;
-    message.msg_namelen = destination_length;
+  message.msg_iov = b.vectors;
+  message.msg_iovlen = b.count;
+  if (b.destination_length > 0) {
+    message.msg_name = &b.destination;
+    message.msg_namelen = b.destination_length;
   }
   message.msg_control = control;
   message.msg_controllen = sizeof(control);
@@ -303,12 +311,9 @@ static napi_value send_segments(napi_env env, napi_callback_info info) {
   memcpy(CMSG_DATA(cmsg), &gso_size, sizeof(gso_size));
   ssize_t sent;
   do {
-    sent = sendmsg((int)fd, &message, MSG_DONTWAIT);
+    sent = sendmsg(b.fd, &message, MSG_DONTWAIT);
   } while (sent < 0 && errno == EINTR);
-  int result_value = sent >= 0 ? (int)count : (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
-  napi_value result;
-  napi_create_int32(env, result_value, &result);
-  return result;
+  return send_result(env, sent >= 0 ? (int)b.count : failure_code());
 }
 
 /* ---- CRC-32C (Castagnoli) ---- */

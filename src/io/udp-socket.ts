@@ -27,8 +27,6 @@ export interface UdpSocketOptions {
    * returning EAGAIN); beyond this, sends are dropped and counted. Default 1024.
    */
   maxQueuedSends?: number;
-  /** false: never batch sends through the native addon (default: batch when it is available) */
-  batchSends?: boolean;
 }
 
 export interface UdpSocketCounters {
@@ -119,7 +117,7 @@ export class UdpSocket {
       this.remoteAddress = null;
     }
     this.family = local.family === "IPv6" ? 6 : 4;
-    const fd = nativeUdp && options.batchSends !== false ? socketFd(socket) : null;
+    const fd = nativeUdp ? socketFd(socket) : null;
     this.batcher =
       fd === null || !nativeUdp
         ? null
