@@ -163,6 +163,12 @@ interface SenderArgs {
   receiverPublicKey: string | null;
 }
 
+function memory(): string {
+  const m = process.memoryUsage();
+  const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+  return `rss ${mib(m.rss)} heap ${mib(m.heapUsed)}/${mib(m.heapTotal)} external ${mib(m.external)} MiB`;
+}
+
 /** The sending side, in its own process: one transfer, then a report to the parent. */
 async function senderChild(a: SenderArgs): Promise<void> {
   setAeadBackendPreference(a.choice.backend);
@@ -194,7 +200,8 @@ async function senderChild(a: SenderArgs): Promise<void> {
         console.error(
           `t=${((monotonicMicros() - start) / 1e6).toFixed(2)} ${s.controllerState} pacing ${mbit(s.pacingRate)} ` +
             `delivery ${mbit(s.deliveryRate)} btl ${mbit(s.bottleneckEstimate)} cap ${mbit(s.receiverRateCap)} ` +
-            `inflight ${s.bytesInFlight} cwnd ${s.congestionWindow} srtt ${ms(s.smoothedRtt)} min ${ms(s.minRtt)} ms`,
+            `inflight ${s.bytesInFlight} cwnd ${Math.round(s.congestionWindow ?? 0)} srtt ${ms(s.smoothedRtt)} min ${ms(s.minRtt)} ms ` +
+            memory(),
         );
       }, 250)
     : null;
@@ -233,12 +240,19 @@ async function runOnce(
   const self = fileURLToPath(import.meta.url);
   const env = { ...process.env, ...choice.env };
   const datagramSize = String(config.datagramSize ?? DEFAULT_CONNECTION_CONFIG.datagramSize);
-  const child = fork(self, ["--receiver", root, choice.label, datagramSize], { stdio: "inherit", env });
+  // LOOPBACK_PROFILE=dir: both sides write V8 CPU profiles there (node --cpu-prof)
+  const profile = process.env.LOOPBACK_PROFILE;
+  const execArgv = profile ? ["--cpu-prof", "--cpu-prof-dir", profile] : [];
+  const child = fork(self, ["--receiver", root, choice.label, datagramSize], {
+    stdio: "inherit",
+    env,
+    execArgv,
+  });
   let sender: ChildProcess | null = null;
   try {
     const { port, publicKey } = await nextMessage<ChildReady>(child, "ready");
     const args: SenderArgs = { port, method, config, source, choice, receiverPublicKey: publicKey };
-    sender = fork(self, ["--sender", JSON.stringify(args)], { stdio: "inherit", env });
+    sender = fork(self, ["--sender", JSON.stringify(args)], { stdio: "inherit", env, execArgv });
     const sent = await nextMessage<SenderReport>(sender, "sent");
     const reportPromise = nextMessage<ChildReport>(child, "report");
     child.send({ type: "stop" });

@@ -62,6 +62,20 @@ describe("DeliveryRateEstimator", () => {
     for (const s of late) assert.ok(Math.abs(s.deliveryRate - 1_000_000) < 30_000, `rate ${s.deliveryRate}`);
   });
 
+  it("caps a sample at the pacing rate its newest packet was sent at (a batched send, ACKs together)", () => {
+    const est = new DeliveryRateEstimator();
+    const pacing = 10 * 1_000_000; // bytes per second
+    // 40 packets leave in one syscall and are acknowledged together 1 ms later
+    const pkts = Array.from({ length: 40 }, (_, i) => est.onPacketSent(0, SIZE, i * SIZE, pacing));
+    for (const p of pkts) est.onPacketAcked(1 * MS, p);
+    const s = est.generateSample(1 * MS, 0.1 * MS);
+    assert.ok(s);
+    assert.equal(s.interval, 1 * MS);
+    // 40 × SIZE in 1 ms would be far above what the sender paced
+    assert.ok((s.delivered * 1e6) / s.interval > pacing);
+    assert.equal(s.deliveryRate, pacing);
+  });
+
   it("returns null when nothing new was acknowledged", () => {
     const est = new DeliveryRateEstimator();
     est.onPacketSent(0, SIZE, 0);

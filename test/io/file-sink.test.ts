@@ -249,3 +249,27 @@ test("long names keep the part file name within 255 bytes", () => {
   assert.ok(Buffer.byteLength(part) <= 255);
   assert.match(part, /^\.[0-9a-f]{64}\.slipstream-0123456789abcdef0123456789abcdef\.part$/);
 });
+
+test("a few blocks per event-loop turn are gathered into large writes; the last small run still lands", async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    // 200 turns of 3 contiguous blocks each, as a receiver that keeps up sees them
+    const content = randomBytes(600 * BLOCK + 100);
+    const target = join(dir, "gathered.bin");
+    const sink = await FileSink.create({ targetPath: target, transferId: "0123abcd", size: content.length });
+    const all = blocks(content);
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < all.length; i += 3) {
+      for (const block of all.slice(i, i + 3)) writes.push(sink.write(block.offset, block.data));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // the tail (under 64 KiB) is written without anything else arriving
+    await Promise.all(writes);
+    assert.ok(sink.writeCount <= 16, `${sink.writeCount} writes for ${all.length} blocks`);
+    assert.equal(sink.bufferedBytes, 0);
+    assert.deepEqual(await sink.finish(sha256(content), Date.now()), { ok: true, sha256: sha256(content) });
+    assert.deepEqual(await readFile(target), content);
+  } finally {
+    await cleanup();
+  }
+});

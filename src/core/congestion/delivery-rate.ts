@@ -17,6 +17,8 @@ export interface PacketDeliveryState {
   /** send time of the first packet of the flight this one belongs to */
   firstSentTime: Micros;
   isAppLimited: boolean;
+  /** the pacing rate (bytes/s) the packet was sent at; Infinity for an unpaced sender */
+  pacingRate: number;
 }
 
 /**
@@ -39,6 +41,7 @@ export class DeliveryRateEstimator {
   private sendElapsed: Micros = 0;
   private ackElapsed: Micros = 0;
   private sampleRtt: Micros = 0;
+  private samplePacingRate = Infinity;
 
   /** Bytes delivered (acknowledged) over the connection's life. */
   get delivered(): number {
@@ -54,7 +57,7 @@ export class DeliveryRateEstimator {
    * Call when sending a packet; `bytesInFlight` excludes the packet being sent. Returns the
    * snapshot to keep with the packet.
    */
-  onPacketSent(now: Micros, size: number, bytesInFlight: number): PacketDeliveryState {
+  onPacketSent(now: Micros, size: number, bytesInFlight: number, pacingRate = Infinity): PacketDeliveryState {
     if (bytesInFlight <= 0) {
       // Start of a new flight: time the first packet's ACK from now, not from the last idle ACK.
       this.firstSentTime = now;
@@ -67,6 +70,7 @@ export class DeliveryRateEstimator {
       deliveredTime: this.deliveredTime,
       firstSentTime: this.firstSentTime,
       isAppLimited: this.appLimitedUntil !== 0,
+      pacingRate,
     };
   }
 
@@ -82,6 +86,7 @@ export class DeliveryRateEstimator {
       this.sendElapsed = pkt.sentTime - pkt.firstSentTime;
       this.ackElapsed = now - pkt.deliveredTime;
       this.sampleRtt = now - pkt.sentTime;
+      this.samplePacingRate = pkt.pacingRate;
       // The next packets' send interval starts at this packet's send time.
       this.firstSentTime = pkt.sentTime;
     }
@@ -90,7 +95,8 @@ export class DeliveryRateEstimator {
   /**
    * Call once per ACK frame after all `onPacketAcked` calls. Returns null when the frame
    * acknowledged nothing new. A sample whose interval is shorter than `minRtt` (ACK compression)
-   * is returned with `deliveryRate` 0: it still carries `priorDelivered` for round counting.
+   * is returned with `deliveryRate` 0: it still carries `priorDelivered` for round counting. A
+   * sample is at most the pacing rate of its newest packet.
    */
   generateSample(_now: Micros, minRtt: Micros): RateSample | null {
     if (this.appLimitedUntil !== 0 && this.deliveredBytes > this.appLimitedUntil) {
@@ -102,8 +108,11 @@ export class DeliveryRateEstimator {
     const interval = Math.max(this.sendElapsed, this.ackElapsed);
     const delivered = this.deliveredBytes - this.priorDelivered;
     const valid = interval > 0 && interval >= minRtt;
+    // A paced sender cannot deliver faster than it sent. Above the pacing rate the interval is
+    // compressed (a batch sent in one syscall, ACKs that arrive together), not the path faster.
+    const rate = Math.min((delivered * MICROS_PER_SECOND) / interval, this.samplePacingRate);
     return {
-      deliveryRate: valid ? (delivered * MICROS_PER_SECOND) / interval : 0,
+      deliveryRate: valid ? rate : 0,
       isAppLimited: this.sampleAppLimited,
       interval: valid ? interval : 0,
       delivered,

@@ -41,6 +41,12 @@ export interface IncomingTransfer {
 }
 
 export const DEFAULT_MAX_PENDING_WRITES = 256 * 1024 * 1024;
+/**
+ * Blocks held, over all transfers, that arrived before their transfer was accepted (the sender
+ * sends right after announcing; the decision may take a file-system round or a password check).
+ * Without them the first round of a transfer would be lost and sent again.
+ */
+export const EARLY_DATA_LIMIT = 8 * 1024 * 1024;
 
 export type TransferOutcome = "complete" | "failed" | "cancelled" | "suspended" | "interrupted";
 
@@ -158,6 +164,7 @@ export class ReceiverEndpoint {
   private readonly transferCounts = new Map<string, RecvTransferCounters>();
   private readonly lastReset = new Map<string, Micros>();
   private pendingWrites = 0;
+  private earlyBytes = 0;
   private rr = 0;
 
   constructor(private readonly options: ReceiverEndpointOptions) {
@@ -358,13 +365,24 @@ export class ReceiverEndpoint {
 
   // decisions of the driver --------------------------------------------------------------------
 
-  acceptTransfer(id: string, resume?: ReadonlyMap<number, ResumeFile>): void {
+  /**
+   * Accepts a pending transfer. `failed` files (e.g. EXISTS under overwrite "never") fail before
+   * any block held while deciding is taken, so none of them is written.
+   */
+  acceptTransfer(
+    id: string,
+    resume?: ReadonlyMap<number, ResumeFile>,
+    failed: ReadonlyArray<{ file: number; code: string; message: string }> = [],
+  ): void {
     const entry = this.byTransferId.get(id);
     if (!entry || entry.t.state !== "pending") return;
     const { session, t } = entry;
     const { have, done } = t.applyResume(resume);
     t.state = "receiving";
     session.send({ t: "accept", n: t.n, have, done });
+    for (const f of failed) this.writeFailed(id, f.file, f.code, f.message);
+    if (this.byTransferId.get(id)?.t !== t) return; // every file failed: the transfer has ended
+    this.releaseEarly(t, session);
     t.files.forEach((_f, i) => this.maybeVerify(t, i));
     this.checkFinished(session, t);
   }
@@ -505,35 +523,51 @@ export class ReceiverEndpoint {
 
   onData(session: RecvSession, frame: DataFrame): boolean {
     const t = session.transfers.get(frame.transfer);
-    if (!t || t.state !== "receiving") return false;
-    const expected = t.blockLength(frame.file, frame.offset);
+    if (!t) return false;
+    const f = t.files[frame.file];
+    const expected = f ? t.blockLength(frame.file, frame.offset) : -1;
+    if (t.state !== "receiving") {
+      // Not decided yet: hold the block (acknowledged) within EARLY_DATA_LIMIT, else drop it.
+      if (!f || expected !== frame.data.length || this.earlyBytes + expected > EARLY_DATA_LIMIT) return false;
+      if (this.pendingWrites + expected > (this.options.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITES))
+        return false;
+      t.early.push(frame);
+      t.earlyBytes += expected;
+      this.earlyBytes += expected;
+      this.pendingWrites += expected;
+      return true;
+    }
     if (expected !== frame.data.length) {
       session.connection.counters.packetsInvalid++;
       return false;
     }
+    if (this.pendingWrites + expected > (this.options.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITES))
+      return false;
+    this.take(session, t, frame);
+    return true;
+  }
+
+  /** A block of an accepted transfer, acknowledged: write it unless it is a duplicate. */
+  private take(session: RecvSession, t: RecvTransfer, frame: DataFrame): void {
     const f = t.files[frame.file]!;
     const block = frame.offset / t.blockSize;
     const counts = this.transferCounts.get(t.id);
-    if (f.status !== "receiving" || f.received.has(block)) {
-      session.connection.counters.packetsDuplicate++;
-      if (counts) {
-        counts.blocksDuplicate++;
-        counts.dataPacketsRecv++;
-        counts.lastRecvTime = session.connection.counters.lastRecvTime;
-      }
-      return true;
-    }
-    if (this.pendingWrites + expected > (this.options.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITES))
-      return false;
     if (counts) {
-      counts.bytesAccepted += expected;
-      counts.blocksAccepted++;
       counts.dataPacketsRecv++;
       counts.lastRecvTime = session.connection.counters.lastRecvTime;
     }
+    if (f.status !== "receiving" || f.received.has(block)) {
+      session.connection.counters.packetsDuplicate++;
+      if (counts) counts.blocksDuplicate++;
+      return;
+    }
+    if (counts) {
+      counts.bytesAccepted += frame.data.length;
+      counts.blocksAccepted++;
+    }
     f.received.set(block);
-    t.bytesReceived += expected;
-    this.pendingWrites += expected;
+    t.bytesReceived += frame.data.length;
+    this.pendingWrites += frame.data.length;
     this.events.push({
       type: "write",
       transfer: t.id,
@@ -542,7 +576,16 @@ export class ReceiverEndpoint {
       data: frame.data,
     });
     this.maybeVerify(t, frame.file);
-    return true;
+  }
+
+  /** Drops (refused, closed) or takes (accepted) the blocks held while the transfer was decided. */
+  private releaseEarly(t: RecvTransfer, session: RecvSession | null): void {
+    const early = t.early;
+    this.earlyBytes -= t.earlyBytes;
+    this.pendingWrites = Math.max(0, this.pendingWrites - t.earlyBytes);
+    t.early = [];
+    t.earlyBytes = 0;
+    if (session) for (const frame of early) this.take(session, t, frame);
   }
 
   private requestDecision(session: RecvSession, t: RecvTransfer): void {
@@ -596,6 +639,7 @@ export class ReceiverEndpoint {
   }
 
   private forget(session: RecvSession, t: RecvTransfer): void {
+    this.releaseEarly(t, null);
     session.transfers.delete(t.n);
     if (this.byTransferId.get(t.id)?.t === t) this.byTransferId.delete(t.id);
   }

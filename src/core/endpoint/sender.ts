@@ -3,7 +3,7 @@
  * with backoff 1 s doubling to 60 s), the transfers sent over it and their resume state.
  * Sans-IO: the driver feeds datagrams, time and file reads, and polls datagrams, deadlines and events.
  */
-import type { Micros } from "../time.js";
+import { type Micros, MICROS_PER_MS, MICROS_PER_SECOND } from "../time.js";
 import { Connection, type ConnectionConfig, type ConnectionHandler } from "../transport/connection.js";
 import {
   PlainHandshakeInitiator,
@@ -27,11 +27,16 @@ import {
   SendTransfer,
   type ReadRequest,
   type TransferSpec,
+  type ReadBudget,
 } from "../transfer/send-transfer.js";
 import { NoiseInitiator } from "../crypto/noise-handshake.js";
 import { assertKeyPair, assertUsablePublicKey, decodePublicKey } from "../crypto/keys.js";
 import { offersFor } from "../crypto/ciphers.js";
 import type { InitiatorSecurity } from "../crypto/security.js";
+
+/** new data read ahead of the send cursor, in time at the pacing rate: covers a slow disk read */
+const READ_AHEAD: Micros = 50 * MICROS_PER_MS;
+const READ_AHEAD_FLOOR = 4 * 1024 * 1024;
 
 export type SenderEvent =
   | { type: "connected"; peer: PeerInfo }
@@ -56,7 +61,7 @@ export interface SenderEndpointOptions {
   security?: InitiatorSecurity;
   /**
    * bytes of file data read ahead or kept for retransmission, per transfer: at least this
-   * (default 16 MiB), and four bandwidth-delay products of the current path
+   * (default 16 MiB), and twice the congestion window (see `readBudget` below)
    */
   readBudget?: number;
   /** the most the read budget grows to (default 512 MiB) */
@@ -427,17 +432,24 @@ export class SenderEndpoint implements ConnectionHandler {
   // internals -----------------------------------------------------------------------------------
 
   /**
-   * Lost blocks hold their chunk until resent and acknowledged, so the budget follows what may be
-   * in flight: twice the congestion window (about 4 BDP in steady state). Not pacing rate × smoothed
-   * RTT: a burst of inflated delivery-rate samples and a self-made queue multiply each other there
-   * (on loopback that asked for 700 MiB of read-ahead), while the window is what the sender obeys.
+   * New data is read `READ_AHEAD` of sending at the pacing rate ahead of the send cursor (at
+   * least `readAheadFloor`); everything held — that, plus blocks in flight or awaiting
+   * retransmission — stays under twice the congestion window (at least `readBudget`, at most
+   * `maxReadBudget`). Not the window alone: before the path is measured the start-up window is
+   * the start rate × an assumed RTT (about 100 MB at a 2.5 Gbit/s start rate). Not pacing rate ×
+   * smoothed RTT: inflated delivery-rate samples and a self-made queue multiply each other there
+   * (700 MiB of read-ahead on loopback).
    */
-  private readonly readBudget = (): number => {
-    const floor = this.options.readBudget ?? 16 * 1024 * 1024;
+  private readonly readBudget = (): ReadBudget => {
+    const holdFloor = this.options.readBudget ?? 16 * 1024 * 1024;
+    const aheadFloor = Math.min(holdFloor, READ_AHEAD_FLOOR);
     const c = this.connection;
-    if (!c || !c.rtt.hasSample) return floor;
-    const window = c.rateController.congestionWindow();
-    return Math.min(Math.max(floor, 2 * window), this.options.maxReadBudget ?? 512 * 1024 * 1024);
+    if (!c || !c.rtt.hasSample) return { ahead: holdFloor, hold: holdFloor };
+    const hold = Math.max(holdFloor, 2 * c.rateController.congestionWindow());
+    return {
+      ahead: Math.max(aheadFloor, (c.pacingRate() * READ_AHEAD) / MICROS_PER_SECOND),
+      hold: Math.min(hold, this.options.maxReadBudget ?? 512 * 1024 * 1024),
+    };
   };
 
   private readonly transferSink = {

@@ -2,6 +2,7 @@
  * Receiving side of one transfer within a session: which blocks arrived (duplicates are never
  * written twice), which files are complete and verified, and the replies to the sender.
  */
+import type { DataFrame } from "../wire/frames.js";
 import { Bitset } from "../util/bitset.js";
 import type { ByteRanges, FileEntry } from "./messages.js";
 
@@ -41,6 +42,9 @@ export class RecvTransfer {
   bytesReceived = 0;
   /** set from the start message; never logged */
   receiveToken: ReceiveTokenCredentials | null = null;
+  /** blocks that arrived while the transfer was being decided on, taken when it is accepted */
+  early: DataFrame[] = [];
+  earlyBytes = 0;
 
   constructor(
     readonly n: number,

@@ -67,6 +67,14 @@ export interface TransferProgress {
 /** Target size of a read: a whole number of blocks close to this. */
 export const CHUNK_TARGET_BYTES = 256 * 1024;
 
+/** How much file data a transfer may read. */
+export interface ReadBudget {
+  /** bytes read for new data not yet sent: what keeps the pacer fed through a slow read */
+  ahead: number;
+  /** all bytes held (read ahead, in flight, awaiting retransmission): the memory bound */
+  hold: number;
+}
+
 export interface SendFile {
   readonly spec: TransferFileSpec;
   blocks: number;
@@ -120,13 +128,17 @@ export class SendTransfer {
   private readonly pendingReads = new Set<string>();
   private readFile = 0;
   private readChunk = 0;
+  /** file data held: read ahead, in flight, or waiting for retransmission or hashing */
   bufferedBytes = 0;
+  /** chunks read (or being read) for new data none of which has been sent yet, and their bytes */
+  private readonly aheadChunks = new Map<string, number>();
+  aheadBytes = 0;
 
   constructor(
     readonly spec: TransferSpec,
     private readonly sink: SendTransferSink,
-    /** bytes of file data that may be read ahead or held for retransmission, asked each time */
-    private readonly readBudget: () => number,
+    /** how much file data may be read ahead and held, asked each time */
+    private readonly readBudget: () => ReadBudget,
   ) {
     this.files = spec.files.map((f) => ({
       spec: f,
@@ -258,6 +270,8 @@ export class SendTransfer {
     }
     this.chunks.clear();
     this.pendingReads.clear();
+    this.aheadChunks.clear();
+    this.aheadBytes = 0;
     this.bufferedBytes = 0;
     for (const f of this.files) this.resetHash(f);
   }
@@ -309,7 +323,7 @@ export class SendTransfer {
     return this.chunks.get(file)?.get(chunk);
   }
 
-  private request(file: number, chunk: number): void {
+  private request(file: number, chunk: number, newData: boolean): void {
     const key = `${file}:${chunk}`;
     if (this.pendingReads.has(key) || this.getChunk(file, chunk)) return;
     const f = this.files[file]!;
@@ -317,13 +331,30 @@ export class SendTransfer {
     const length = Math.min(this.chunkBlocks * this.blockSize, f.spec.size - offset);
     this.pendingReads.add(key);
     this.bufferedBytes += length;
+    if (newData) {
+      this.aheadChunks.set(key, length);
+      this.aheadBytes += length;
+    }
     this.sink.requestRead(this, { file, offset, length });
+  }
+
+  /** The chunk's data is no longer waiting to be sent for the first time. */
+  private leaveAhead(key: string): void {
+    const length = this.aheadChunks.get(key);
+    if (length === undefined) return;
+    this.aheadChunks.delete(key);
+    this.aheadBytes -= length;
   }
 
   /** Reads ahead in file order while the read budget allows. */
   pumpReads(): void {
     if (!this.active) return;
-    while (this.bufferedBytes < this.readBudget() && this.readFile < this.files.length) {
+    const budget = this.readBudget();
+    while (
+      this.aheadBytes < budget.ahead &&
+      this.bufferedBytes < budget.hold &&
+      this.readFile < this.files.length
+    ) {
       const f = this.files[this.readFile]!;
       const chunks = f.ackedPerChunk.length;
       if (f.status !== "pending" || this.readChunk >= chunks) {
@@ -334,7 +365,7 @@ export class SendTransfer {
       const c = this.readChunk++;
       // A chunk already acknowledged and hashed needs no read.
       if (c < f.hashChunk && f.ackedPerChunk[c] === this.chunkBlockCount(f, c)) continue;
-      this.request(this.readFile, c);
+      this.request(this.readFile, c, true);
     }
   }
 
@@ -346,7 +377,10 @@ export class SendTransfer {
     const f = this.files[file]!;
     const expected = Math.min(this.chunkBlocks * this.blockSize, f.spec.size - offset);
     this.bufferedBytes -= expected;
-    if (f.status !== "pending" || data.length !== expected) return;
+    if (f.status !== "pending" || data.length !== expected) {
+      this.leaveAhead(key);
+      return;
+    }
     let map = this.chunks.get(file);
     if (!map) this.chunks.set(file, (map = new Map()));
     map.set(chunk, data);
@@ -383,6 +417,7 @@ export class SendTransfer {
     if (!map || !data) return;
     map.delete(chunk);
     this.bufferedBytes -= data.length;
+    this.leaveAhead(`${file}:${chunk}`);
     if (map.size === 0) this.chunks.delete(file);
   }
 
@@ -392,6 +427,9 @@ export class SendTransfer {
     this.chunks.delete(file);
     for (const key of [...this.pendingReads]) {
       if (key.startsWith(`${file}:`)) this.pendingReads.delete(key);
+    }
+    for (const key of [...this.aheadChunks.keys()]) {
+      if (key.startsWith(`${file}:`)) this.leaveAhead(key);
     }
   }
 
@@ -407,7 +445,7 @@ export class SendTransfer {
       }
       const chunk = Math.floor(block / this.chunkBlocks);
       if (!this.getChunk(file, chunk)) {
-        this.request(file, chunk);
+        this.request(file, chunk, false);
         return null;
       }
       return [file, block];
@@ -432,7 +470,7 @@ export class SendTransfer {
       this.curBlock = b;
       const chunk = Math.floor(b / this.chunkBlocks);
       if (!this.getChunk(this.curFile, chunk)) {
-        this.request(this.curFile, chunk);
+        this.request(this.curFile, chunk, true);
         return null;
       }
       return [this.curFile, b];
@@ -475,6 +513,7 @@ export class SendTransfer {
       offset: block * this.blockSize,
       data: data.subarray(start, start + len),
     });
+    if (!fromQueue) this.leaveAhead(`${file}:${chunk}`);
     const retransmission = fromQueue || !f.sent.set(block);
     this.bytesSent += len;
     this.blocksSent++;
@@ -491,7 +530,7 @@ export class SendTransfer {
     if (!f || f.status !== "pending" || block >= f.blocks) return;
     if (this.markAcked(f, block)) {
       this.maybeRelease(file, Math.floor(block / this.chunkBlocks));
-      if (this.bufferedBytes < this.readBudget()) this.pumpReads();
+      this.pumpReads();
     }
   }
 
@@ -554,6 +593,8 @@ export class SendTransfer {
   release(): void {
     this.chunks.clear();
     this.pendingReads.clear();
+    this.aheadChunks.clear();
+    this.aheadBytes = 0;
     this.bufferedBytes = 0;
     this.accepted = false;
     this.active = false;

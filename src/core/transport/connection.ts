@@ -587,7 +587,7 @@ export class Connection {
   private record(now: Micros, p: SentPacket, datagram: Uint8Array): Uint8Array {
     p.size = datagram.length;
     if (p.ackEliciting) {
-      p.delivery = this.delivery.onPacketSent(now, p.size, this.sent.bytesInFlight);
+      p.delivery = this.delivery.onPacketSent(now, p.size, this.sent.bytesInFlight, this.pacingRate());
       this.lastAckElicitingSend = now;
     }
     this.sent.onSent(p);

@@ -26,10 +26,23 @@ interface FileSlot {
   target: string;
   /** the open sink; null until the first block (or a resumed part file) */
   sink: Promise<FileSink> | null;
+  /** `sink` once it has opened: blocks are handed to it without a promise hop */
+  ready: FileSink | null;
   /** ranges of a part file to reopen on first use (from a checkpoint) */
   resumeRanges: ByteRange[];
   verified: boolean;
   sha256: string | null;
+}
+
+function setSink(slot: FileSlot, sink: Promise<FileSink> | null): void {
+  slot.sink = sink;
+  slot.ready = null;
+  sink?.then(
+    (open) => {
+      if (slot.sink === sink) slot.ready = open;
+    },
+    () => undefined,
+  );
 }
 
 export class ReceiverFiles {
@@ -51,7 +64,7 @@ export class ReceiverFiles {
         const shown = [transfer.destinationPath, entry.p].filter((p) => p !== "").join("/");
         throw new PathRefusedError(`path ${JSON.stringify(shown)} refused: ${(error as Error).message}`);
       }
-      slots.push({ entry, target, sink: null, resumeRanges: [], verified: false, sha256: null });
+      slots.push({ entry, target, sink: null, ready: null, resumeRanges: [], verified: false, sha256: null });
     }
     return new ReceiverFiles(transfer.id, slots);
   }
@@ -149,11 +162,13 @@ export class ReceiverFiles {
       if (!slot.sink || slot.verified) continue;
       const sink = await slot.sink.catch(() => null);
       slot.resumeRanges = sink ? sink.writtenRanges() : [];
-      if (!sink) slot.sink = null;
+      if (!sink) setSink(slot, null);
     }
   }
 
   write(file: number, offset: number, data: Buffer): Promise<void> {
+    const ready = this.slots[file]?.ready;
+    if (ready) return ready.write(offset, data);
     return this.sinkFor(file).then((sink) => sink.write(offset, data));
   }
 
@@ -180,13 +195,13 @@ export class ReceiverFiles {
     const old = slot.sink;
     slot.resumeRanges = [];
     slot.verified = false;
-    slot.sink = null;
-    const fresh = (old ?? Promise.resolve(null))
-      .then((sink) => sink?.abort(true))
-      .catch(() => undefined)
-      .then(() => FileSink.create({ targetPath: slot.target, transferId: this.id, size: slot.entry.s }));
-    fresh.catch(() => undefined);
-    slot.sink = fresh;
+    setSink(
+      slot,
+      (old ?? Promise.resolve(null))
+        .then((sink) => sink?.abort(true))
+        .catch(() => undefined)
+        .then(() => FileSink.create({ targetPath: slot.target, transferId: this.id, size: slot.entry.s })),
+    );
   }
 
   /** Fsyncs the open sinks and saves their durable ranges (plus verified files). */
@@ -213,7 +228,7 @@ export class ReceiverFiles {
   /** Closes every open sink; `deletePartials` removes their part files (a cancelled transfer). */
   async close(deletePartials: boolean): Promise<void> {
     const sinks = this.slots.map((slot) => slot.sink).filter((s): s is Promise<FileSink> => s !== null);
-    for (const slot of this.slots) slot.sink = null;
+    for (const slot of this.slots) setSink(slot, null);
     await Promise.all(sinks.map((s) => s.then((sink) => sink.abort(deletePartials)).catch(() => undefined)));
   }
 
@@ -223,17 +238,18 @@ export class ReceiverFiles {
     if (!slot.sink) {
       const options = { targetPath: slot.target, transferId: this.id, size: slot.entry.s };
       const ranges = slot.resumeRanges;
-      slot.sink =
+      setSink(
+        slot,
         ranges.length > 0
           ? FileSink.openExisting({ ...options, ranges }).catch((error: unknown) => {
               if (error instanceof FileSinkError && error.code === "PART_MISSING")
                 return FileSink.create(options);
               throw error;
             })
-          : FileSink.create(options);
-      slot.sink.catch(() => undefined);
+          : FileSink.create(options),
+      );
     }
-    return slot.sink;
+    return slot.sink!;
   }
 
   private identity(slot: FileSlot): { size: number; mtimeMs: number } {

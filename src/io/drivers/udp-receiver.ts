@@ -102,6 +102,8 @@ export interface UdpReceiverStats {
 interface Incoming {
   /** resolves once paths are resolved and the transfer accepted; null when refused */
   files: Promise<ReceiverFiles | null>;
+  /** `files` once resolved: blocks are written without a promise hop per datagram */
+  ready: ReceiverFiles | null;
   keepTimer: NodeJS.Timeout | null;
 }
 
@@ -298,7 +300,11 @@ export class UdpReceiver {
         return null;
       },
     );
-    this.incoming.set(transfer.id, { files, keepTimer: null });
+    const entry: Incoming = { files, ready: null, keepTimer: null };
+    this.incoming.set(transfer.id, entry);
+    void files.then((ready) => {
+      entry.ready = ready;
+    });
   }
 
   private async admit(transfer: IncomingTransfer, root: string): Promise<ReceiverFiles | null> {
@@ -319,10 +325,15 @@ export class UdpReceiver {
     // overwrite "never": an existing target fails that file (EXISTS); the others go on.
     const existing = transfer.overwrite === "never" ? await files.existingTargets() : [];
     if (transfer.overwrite === "differs") await files.markIdenticalTargets();
-    this.endpoint.acceptTransfer(transfer.id, files.resumeMap());
-    for (const { file, target } of existing) {
-      this.endpoint.writeFailed(transfer.id, file, "EXISTS", `${target} exists and overwrite is "never"`);
-    }
+    this.endpoint.acceptTransfer(
+      transfer.id,
+      files.resumeMap(),
+      existing.map(({ file, target }) => ({
+        file,
+        code: "EXISTS",
+        message: `${target} exists and overwrite is "never"`,
+      })),
+    );
     this.scheduler.soon();
     return files;
   }
@@ -333,24 +344,27 @@ export class UdpReceiver {
 
   private onWrite(id: string, file: number, offset: number, data: Uint8Array): void {
     const buffer = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    void this.filesOf(id)
-      .then((files) => {
-        if (!files) throw new Error("the transfer is no longer active");
-        return files.write(file, offset, buffer);
-      })
-      .then(
-        () => {
-          this.counters.bytesWritten += buffer.length;
-        },
-        (error: unknown) => {
-          this.counters.writeErrors++;
-          this.endpoint.writeFailed(id, file, "RECEIVER_WRITE", (error as Error).message);
-        },
-      )
-      .finally(() => {
+    const ready = this.incoming.get(id)?.ready;
+    const written = ready
+      ? ready.write(file, offset, buffer)
+      : this.filesOf(id).then((files) => {
+          if (!files) throw new Error("the transfer is no longer active");
+          return files.write(file, offset, buffer);
+        });
+    // one reaction per block: at 100,000 blocks a second every promise hop shows in the profile
+    written.then(
+      () => {
+        this.counters.bytesWritten += buffer.length;
         this.endpoint.writeDone(buffer.length);
         this.scheduler.soon();
-      });
+      },
+      (error: unknown) => {
+        this.counters.writeErrors++;
+        this.endpoint.writeFailed(id, file, "RECEIVER_WRITE", (error as Error).message);
+        this.endpoint.writeDone(buffer.length);
+        this.scheduler.soon();
+      },
+    );
   }
 
   private onFileReceived(id: string, file: number, sha256: string | null): void {

@@ -95,6 +95,8 @@ export class SimReceiverNode implements SimNode {
   /** resume data offered when a transfer id is seen again */
   readonly resume = new Map<string, Map<number, ResumeFile>>();
   verifyFailures = 0;
+  /** how long deciding on a transfer takes (a real receiver creates directories, checks a token) */
+  decisionDelay: Micros = 0;
   /** the most bytes ever waiting for the simulated disk */
   peakPendingWrites = 0;
   /** set to corrupt the hash check of a file once (tests of the repair path) */
@@ -160,10 +162,17 @@ export class SimReceiverNode implements SimNode {
             e.transfer.files.map((f) => new VerifyingSink(f.d ? 0 : f.s, this.keepContent)),
           );
         }
-        this.endpoint.acceptTransfer(
-          e.transfer.id,
-          this.resume.get(e.transfer.id) ?? this.liveResume(e.transfer.id, e.transfer.files),
-        );
+        const accept = () =>
+          this.endpoint.acceptTransfer(
+            e.transfer.id,
+            this.resume.get(e.transfer.id) ?? this.liveResume(e.transfer.id, e.transfer.files),
+          );
+        if (this.decisionDelay > 0) {
+          this.loop.after(this.decisionDelay, () => {
+            accept();
+            this.pump();
+          });
+        } else accept();
         break;
       }
       case "write": {

@@ -53,6 +53,8 @@ export interface SimScenario {
   peerTimeoutMs?: number;
   /** simulated disk write throughput on the receiver, Mbit/s */
   diskWriteMbit?: number;
+  /** how long the receiver takes to accept a transfer, virtual ms (default 0) */
+  decisionDelayMs?: number;
   /** the receiver's write buffer (its receive window), MiB */
   receiveBufferMiB?: number;
   /** keep and compare every byte (small transfers) */
@@ -90,6 +92,8 @@ export interface SimSample {
   queueDelay: Micros;
   /** file data the sender holds: read ahead, in flight or waiting for retransmission */
   senderBuffered: number;
+  /** of that, data read for sending but not sent yet */
+  senderAhead: number;
 }
 
 export interface SimResult {
@@ -197,6 +201,7 @@ export function runSimTransfer(s: SimScenario): SimResult {
     { writeRate: s.diskWriteMbit ? (s.diskWriteMbit * 1e6) / 8 : Infinity },
     s.keepContent ?? false,
   );
+  receiverNode.decisionDelay = (s.decisionDelayMs ?? 0) * 1000;
   network.attach(senderNode);
   network.attach(receiverNode);
 
@@ -230,6 +235,7 @@ export function runSimTransfer(s: SimScenario): SimResult {
         state: c?.rateController.stateName() ?? "-",
         queueDelay: path.forward.queueDelay(),
         senderBuffered: transfer.bufferedBytes,
+        senderAhead: transfer.aheadBytes,
       });
       if (!done()) loop.after(every, sample);
     };

@@ -29,11 +29,10 @@ function spec(receiveToken?: TransferSpec["receiveToken"]): TransferSpec {
 
 function startMessage(s: TransferSpec, encrypted: boolean): Extract<ControlMessage, { t: "start" }> {
   const sent: ControlMessage[] = [];
-  const t = new SendTransfer(
-    s,
-    { sendControl: (m) => sent.push(m), requestRead: () => undefined },
-    () => 1 << 20,
-  );
+  const t = new SendTransfer(s, { sendControl: (m) => sent.push(m), requestRead: () => undefined }, () => ({
+    ahead: 1 << 20,
+    hold: 1 << 20,
+  }));
   t.announce(0, 1024, encrypted);
   const start = sent.find((m) => m.t === "start");
   assert.ok(start && start.t === "start");
