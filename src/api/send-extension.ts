@@ -1,3 +1,4 @@
+import { attachSendService } from "../server/engine/send-hooks.js";
 import { SendService } from "../server/send/send-service.js";
 import type { ServerExtension } from "./extension.js";
 import { registerSendMethods } from "./methods/send-methods.js";
@@ -11,6 +12,7 @@ export function sendExtension(): ServerExtension {
       service = new SendService(server.state);
       registerSendMethods(server.registry, service);
       service.start();
+      attachSendService(server.state, service);
     },
     async stop() {
       await service?.stop();

@@ -1,4 +1,5 @@
 import { formatPublicKey } from "../io/keys.js";
+import { DEFAULT_GC_SETTINGS, garbageCollectorOf } from "../server/gc/index.js";
 import { BANDWIDTH_OPTION_KEYS } from "../server/options/definitions.js";
 import { OPTION_DEFINITIONS } from "../server/options/table.js";
 import type { ServerState } from "../server/server-state.js";
@@ -26,14 +27,9 @@ export interface EngineInfoProvider {
   garbageCollectSettings(): GarbageCollectSettings;
 }
 
+/** The settings of a server whose GC settings were never changed, before its first pass. */
 export const DEFAULT_GARBAGE_COLLECT_SETTINGS: GarbageCollectSettings = {
-  intervalSeconds: 3600,
-  transferExpirySeconds: 172_800,
-  manifestExpirySeconds: 172_800,
-  recvTransferExpirySeconds: 3600,
-  requestExpirySeconds: 3600,
-  eventLogExpirySeconds: 604_800,
-  eventLogMaxEntries: 100_000,
+  ...DEFAULT_GC_SETTINGS,
   lastRunTime: null,
   nextRunTime: null,
 };
@@ -60,7 +56,7 @@ export function defaultEngineInfo(state: ServerState): EngineInfoProvider {
       outgoingRate: 0,
       outgoingRateLimit: options.outgoingRateLimit,
     }),
-    garbageCollectSettings: () => ({ ...DEFAULT_GARBAGE_COLLECT_SETTINGS }),
+    garbageCollectSettings: () => garbageCollectorOf(state).settings(),
   };
 }
 
@@ -113,6 +109,22 @@ export class ServerInfoBuilder {
     });
     if (session.superuser) info.configuration = this.configuration();
     return info;
+  }
+
+  /**
+   * `host:port` naming this server's API in links (api.md §5.15): `--external-address` (with the
+   * API port when it names none), else the bound API address, the host name for a wildcard bind.
+   */
+  linkAddress(): string {
+    const { port, host } = this.apiAddress();
+    const bracket = (name: string) => (name.includes(":") ? `[${name}]` : name);
+    const external = this.state.options.externalAddress;
+    if (external !== null && external !== "") {
+      const hasPort = external.startsWith("[") ? external.includes("]:") : external.split(":").length === 2;
+      return hasPort ? external : `${bracket(external)}:${port}`;
+    }
+    const name = host === "::" || host === "0.0.0.0" ? this.state.hostName : host;
+    return `${bracket(name)}:${port}`;
   }
 
   /** ServerConfiguration (api.md §5.5): every option's effective value, where it came from, GC settings. */

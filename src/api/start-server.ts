@@ -4,7 +4,8 @@ import { OPTION_DEFINITIONS } from "../server/options/table.js";
 import { errnoCode, StartupError } from "../server/errors.js";
 import { removeRuntimeFile, writeRuntimeFile } from "../server/runtime-file.js";
 import { openServerState, type ServerStateDeps } from "../server/server-state.js";
-import { apiTokensOf } from "../server/tokens/index.js";
+import { garbageCollectorOf, type GcTimer } from "../server/gc/index.js";
+import { startTriggers, type TriggerSettings } from "../server/triggers/index.js";
 import { VERSION } from "../server/version.js";
 import { SessionStore } from "./auth/sessions.js";
 import { LoginThrottle } from "./auth/throttle.js";
@@ -27,6 +28,10 @@ export interface StartServerDeps extends ServerStateDeps {
   subscriptionLimits?: Partial<SubscriptionLimits>;
   /** milliseconds between users-file checks; default 5000 */
   usersPollMs?: number;
+  /** runs the periodic collection passes (tests pass a fake); default unref'd setTimeout */
+  gcTimer?: GcTimer;
+  /** trigger settings that are not options (tests shorten the SIGTERM → SIGKILL grace) */
+  triggers?: Partial<TriggerSettings>;
 }
 
 const SHUTDOWN_HOOK_BUDGET_MS = 8_000;
@@ -73,10 +78,16 @@ export async function startServer(
   const registry = new MethodRegistry();
   let apiAddress = { host: options.apiHost ?? "::", port: options.apiPort };
   const info = new ServerInfoBuilder(state, () => apiAddress);
-  const requests = new AsyncRequestStore(
-    clock,
-    () => info.engine.garbageCollectSettings().requestExpirySeconds,
-  );
+  const gc = garbageCollectorOf(state, { timer: deps.gcTimer });
+  const requests = new AsyncRequestStore(clock, () => gc.current.requestExpirySeconds);
+  gc.register({
+    name: "requests",
+    collect: () => {
+      const before = requests.size;
+      requests.sweep();
+      return { requests: before - requests.size };
+    },
+  });
   const subscriptions = new SubscriptionHub(state.events, sessions, logger, deps.subscriptionLimits);
   const usersWatcher = new UsersWatcher(state, sessions);
   const hooks: ((reason: ShutdownReason) => void | Promise<void>)[] = [];
@@ -116,8 +127,10 @@ export async function startServer(
   const close = async (reason: ShutdownReason): Promise<void> => {
     state.events.emit("shutdown", { reason });
     shutdown.abort();
+    const gcStopped = gc.stop();
     const stops = [...(deps.extensions ?? [])].reverse().map((e) => async () => e.stop?.(reason));
     const work = (async () => {
+      await gcStopped; // a pass in progress finishes before the records it reads go away
       for (const run of [...hooks.map((hook) => () => hook(reason)), ...stops]) {
         try {
           await run();
@@ -132,6 +145,10 @@ export async function startServer(
     subscriptions.close();
     await api.close();
     removeRuntimeFile(state.stateDir.path);
+    // the directory reads of the last events (`shutdown`) complete, so their scripts start;
+    // runs still waiting for a slot are dropped
+    await withinBudget(triggers.lookupsDone(), SHUTDOWN_HOOK_BUDGET_MS);
+    triggers.stop();
     logger.info({ component: "server", reason }, "server stopped");
     state.close();
     resolveClosed(reason);
@@ -147,6 +164,9 @@ export async function startServer(
       `cannot bind the API port ${options.apiPort} on ${options.apiHost ?? "all interfaces"}: ${detail}`,
     );
   }
+
+  // before the extensions start: `launch` and everything after reach the trigger scripts
+  const triggers = startTriggers(state, () => apiAddress.port, deps.triggers);
 
   const handle: ServerHandle = {
     state,
@@ -230,11 +250,10 @@ export async function startServer(
     version: VERSION,
   });
 
+  gc.start();
   const sweep = setInterval(() => {
     sessions.sweep();
-    requests.sweep();
     services.throttle.sweep();
-    apiTokensOf(state).collectExpired();
   }, 10_000);
   const poll = setInterval(() => usersWatcher.check(), deps.usersPollMs ?? 5000);
   for (const timer of [sweep, poll]) {

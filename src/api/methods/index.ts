@@ -2,6 +2,7 @@ import type { MethodRegistry } from "../rpc/registry.js";
 import type { ApiServices } from "../services.js";
 import { registerEventMethods } from "./event-methods.js";
 import { registerFileMethods } from "./file-methods.js";
+import { registerGcMethods } from "./gc-methods.js";
 import { registerInfoMethods } from "./info-methods.js";
 import { registerRequestMethods } from "./request-methods.js";
 import { registerSessionMethods } from "./session-methods.js";
@@ -15,4 +16,5 @@ export function registerServerMethods(registry: MethodRegistry, services: ApiSer
   registerRequestMethods(registry, services);
   registerEventMethods(registry, services);
   registerFileMethods(registry, services);
+  registerGcMethods(registry, services);
 }

@@ -3,11 +3,13 @@ import { ServiceError } from "../../server/errors.js";
 import type { Caller } from "../../server/send/caller.js";
 import type { DestinationRecord } from "../../server/send/records.js";
 import type { SendService } from "../../server/send/send-service.js";
+import { SharedDownloads } from "../../server/tokens/shared-downloads.js";
 import type { MethodContext } from "../rpc/context.js";
 import type { MethodRegistry } from "../rpc/registry.js";
 import * as m from "../schema/send-methods.js";
-import type { Destination } from "../schema/send-structures.js";
-import { requireSession } from "./session-helpers.js";
+import type { Destination, UserData } from "../schema/send-structures.js";
+import { requireSession, servicesOf } from "./session-helpers.js";
+import { registerSharedTokenMethods } from "./token-methods.js";
 
 function caller(ctx: MethodContext): Caller {
   const s = requireSession(ctx);
@@ -37,11 +39,33 @@ export function destinationStructure(d: DestinationRecord, c: ConnectionStructur
   };
 }
 
-/** send.* methods of api.md §3 (shared tokens come with API tokens). */
+/** The token of a shared-token session, else null. */
+function sharedToken(ctx: MethodContext): string | null {
+  const s = requireSession(ctx);
+  return s.authMethod === "sharedToken" ? s.token : null;
+}
+
+/**
+ * send.* methods of api.md §3, with the shared tokens of §3.6 when the registry belongs to a
+ * server (their sessions and links need its services).
+ */
 export function registerSendMethods(registry: MethodRegistry, send: SendService): void {
   const { destinations, manifests, transfers } = send;
   const dest = (d: DestinationRecord, ctx: MethodContext) =>
     destinationStructure(d, destinations.connection(caller(ctx), d.connectionId));
+  const services = servicesOf(registry);
+  const shared = services === undefined ? null : new SharedDownloads(services.state, send);
+  if (shared !== null && services !== undefined) registerSharedTokenMethods(registry, shared, services);
+  /** who reads a manifest: the caller, or for a shared-token session the owner of its manifest */
+  const manifestReader = (ctx: MethodContext, manifestId: string): Caller => {
+    const token = sharedToken(ctx);
+    return token === null || shared === null
+      ? caller(ctx)
+      : shared.manifestCaller(token, caller(ctx), manifestId);
+  };
+  const changeUserData = (ctx: MethodContext, objectId: string, change: (data: UserData) => UserData) =>
+    shared?.changeTokenUserData(caller(ctx), objectId, change) ??
+    send.changeUserData(caller(ctx), objectId, change);
 
   registry.add(m.createDestinationMethod, (p, ctx) => dest(destinations.create(caller(ctx), p), ctx));
   registry.add(m.getDestinationMethod, (p, ctx) => dest(destinations.get(caller(ctx), p.destinationId), ctx));
@@ -59,20 +83,27 @@ export function registerSendMethods(registry: MethodRegistry, send: SendService)
   registry.add(m.getConnectionsMethod, (p, ctx) => destinations.connections(caller(ctx), p));
 
   registry.add(m.createManifestMethod, (p, ctx) => manifests.create(caller(ctx), p.fileMappings, p.userData));
-  registry.add(m.getManifestMethod, (p, ctx) => manifests.view(manifests.get(caller(ctx), p.manifestId)));
+  registry.add(m.getManifestMethod, (p, ctx) =>
+    manifests.view(manifests.get(manifestReader(ctx, p.manifestId), p.manifestId)),
+  );
   registry.add(m.getManifestsMethod, (p, ctx) => manifests.list(caller(ctx), p));
   registry.add(m.getManifestFilesMethod, (p, ctx) =>
-    manifests.files(caller(ctx), p.manifestId, p.offset, p.limit),
+    manifests.files(manifestReader(ctx, p.manifestId), p.manifestId, p.offset, p.limit),
   );
   registry.add(m.waitForManifestMethod, (p, ctx) =>
     manifests.wait(caller(ctx), p.manifestId, p.timeoutSeconds, ctx.shutdownSignal),
   );
   registry.add(m.deleteManifestMethod, (p, ctx) => {
+    shared?.refuseDeletingOffered(caller(ctx), p.manifestId);
     manifests.delete(caller(ctx), p.manifestId);
     return null;
   });
 
-  registry.add(m.createTransferMethod, (p, ctx) => transfers.create(caller(ctx), p));
+  registry.add(m.createTransferMethod, (p, ctx) => {
+    const token = sharedToken(ctx);
+    if (token === null || shared === null) return transfers.create(caller(ctx), p);
+    return shared.createTransfer(token, caller(ctx), p, ctx.clientAddress);
+  });
   registry.add(m.getTransferMethod, (p, ctx) => transfers.view(transfers.get(caller(ctx), p.transferId)));
   registry.add(m.getTransfersMethod, (p, ctx) => transfers.list(caller(ctx), p));
   registry.add(m.getTransferFilesMethod, (p, ctx) =>
@@ -112,10 +143,10 @@ export function registerSendMethods(registry: MethodRegistry, send: SendService)
   });
 
   registry.add(m.updateObjectUserDataMethod, (p, ctx) =>
-    send.changeUserData(caller(ctx), p.objectId, (data) => ({ ...data, ...p.userData })),
+    changeUserData(ctx, p.objectId, (data) => ({ ...data, ...p.userData })),
   );
   registry.add(m.deleteObjectUserDataMethod, (p, ctx) =>
-    send.changeUserData(caller(ctx), p.objectId, (data) =>
+    changeUserData(ctx, p.objectId, (data) =>
       Object.fromEntries(Object.entries(data).filter(([k]) => !p.keys.includes(k))),
     ),
   );

@@ -1,6 +1,24 @@
 import type { SessionRecord } from "../auth/sessions.js";
 import type { MethodContext } from "../rpc/context.js";
 import { ApiError } from "../rpc/errors.js";
+import type { MethodRegistry } from "../rpc/registry.js";
+import type { ApiServices } from "../services.js";
+
+const servicesByRegistry = new WeakMap<MethodRegistry, ApiServices>();
+
+/**
+ * Remember the server services behind a registry. Extensions register their methods later with
+ * the registry alone (the send methods get their SendService); those that need sessions, the
+ * server state or ServerInfo (shared tokens) find them here.
+ */
+export function attachServices(registry: MethodRegistry, services: ApiServices): void {
+  servicesByRegistry.set(registry, services);
+}
+
+/** The services of the server a registry belongs to; undefined for a registry on its own. */
+export function servicesOf(registry: MethodRegistry): ApiServices | undefined {
+  return servicesByRegistry.get(registry);
+}
 
 /** The caller's session; the dispatcher guarantees one for non-public methods. */
 export function requireSession(ctx: MethodContext): SessionRecord {

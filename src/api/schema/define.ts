@@ -7,8 +7,20 @@ import type { ApiErrorCode } from "../rpc/errors.js";
  */
 export type Access = "public" | "session" | "superuser";
 
-/** Token-session permissions (api.md §1.4). */
-export type TokenPermission = "download" | "upload" | "modify" | "share";
+/** API-token permissions (api.md §1.4). */
+export type ApiTokenPermission = "download" | "upload" | "modify" | "share";
+
+/**
+ * What a shared-token session holds in place of permissions: it reaches exactly the methods whose
+ * `tokenPermissions` name it (api.md §1.4, row "shared token"), besides the `always` ones.
+ */
+export const SHARED_TOKEN_GRANT = "shared";
+
+/** Token-session permissions as methods name them: the API-token ones and the shared-token grant. */
+export type TokenPermission = ApiTokenPermission | typeof SHARED_TOKEN_GRANT;
+
+/** Every API-token permission: methods any API-token session may call, shared-token sessions not. */
+export const ANY_API_TOKEN: readonly TokenPermission[] = ["download", "upload", "modify", "share"];
 
 /**
  * One API method: the single source of its TypeScript types, its parameter validation and its
@@ -31,7 +43,10 @@ export interface MethodSpec<
   errors?: readonly ApiErrorCode[];
   /** no `…Async` variant (api.md §1.5) */
   noAsync?: boolean;
-  /** API-token sessions may call it with any of these permissions, or `always`; default: never */
+  /**
+   * Token sessions may call it when they hold any of these (`shared` for shared-token sessions),
+   * or `always` (every token session, shared ones included); default: password sessions only
+   */
   tokenPermissions?: readonly TokenPermission[] | "always";
 }
 

@@ -1,6 +1,12 @@
 import { z } from "zod";
 import { API_ERROR_CODES, RPC_CODES } from "../rpc/errors.js";
-import { registeredStructures, structureName, type MethodSpec } from "./define.js";
+import {
+  ANY_API_TOKEN,
+  registeredStructures,
+  SHARED_TOKEN_GRANT,
+  structureName,
+  type MethodSpec,
+} from "./define.js";
 import { apiMethods } from "./index.js";
 import { notificationSchemas } from "./notifications.js";
 
@@ -116,11 +122,22 @@ function methodSection(spec: MethodSpec): string[] {
   lines.push(
     spec.noAsync ? "No `Async` form." : `Also \`${spec.name}Async\` (returns a [Request](#request)).`,
   );
-  if (spec.tokenPermissions !== undefined) {
-    const tokens = spec.tokenPermissions === "always" ? "always" : spec.tokenPermissions.join(", ");
-    lines.push(`API-token sessions: ${tokens}.`);
-  }
+  const tokens = tokenSessionsLine(spec.tokenPermissions);
+  if (tokens !== null) lines.push(tokens);
   return [...lines, ""];
+}
+
+/** Which token sessions may call a method, for its docs section; null for password sessions only. */
+function tokenSessionsLine(allowed: MethodSpec["tokenPermissions"]): string | null {
+  if (allowed === undefined) return null;
+  if (allowed === "always") return "API-token and shared-token sessions: always.";
+  const api = allowed.filter((p) => p !== SHARED_TOKEN_GRANT);
+  const anyApi = ANY_API_TOKEN.every((p) => allowed.includes(p));
+  const apiText = api.length === 0 ? "never" : anyApi ? "always" : api.join(", ");
+  const shared = allowed.includes(SHARED_TOKEN_GRANT)
+    ? " Shared-token sessions: on their own objects and their shared manifest."
+    : "";
+  return `API-token sessions: ${apiText}.${shared}`;
 }
 
 /** docs/api.md: every method, structure, notification and error code, from the schema. */

@@ -3,8 +3,9 @@ import type { MethodSpec } from "./define.js";
 import type { AsyncRequest } from "./structures.js";
 import { serverMethods } from "./server-methods.js";
 import { sendMethods } from "./send-methods.js";
-import { tokenMethods } from "./token-methods.js";
+import { sharedTokenMethods, tokenMethods } from "./token-methods.js";
 import { recvMethods } from "./recv-methods.js";
+import { gcMethods } from "./gc-methods.js";
 
 export * from "./define.js";
 export * from "./structures.js";
@@ -15,12 +16,20 @@ export { sendMethods } from "./send-methods.js";
 export * from "./token-methods.js";
 export * from "./recv-structures.js";
 export { recvMethods } from "./recv-methods.js";
+export * from "./gc-methods.js";
 
 /**
  * Every method of the API, the single list the docs, the CLI's name resolution and the typed
  * client are built from. The send.* and recv.* method lists join here.
  */
-export const apiMethods = [...serverMethods, ...tokenMethods, ...sendMethods, ...recvMethods] as const;
+export const apiMethods = [
+  ...serverMethods,
+  ...gcMethods,
+  ...tokenMethods,
+  ...sendMethods,
+  ...sharedTokenMethods,
+  ...recvMethods,
+] as const;
 
 type MethodList = readonly MethodSpec[];
 

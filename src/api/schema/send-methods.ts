@@ -1,5 +1,13 @@
 import { z } from "zod";
-import { defineMethod, IdSchema, limitParam, offsetParam, params } from "./define.js";
+import {
+  defineMethod,
+  IdSchema,
+  limitParam,
+  offsetParam,
+  params,
+  SHARED_TOKEN_GRANT,
+  type TokenPermission,
+} from "./define.js";
 import {
   CipherSchema,
   ConnectionSchema,
@@ -21,6 +29,9 @@ const CONN = "Connections";
 const MANIFEST = "Manifests";
 const TRANSFER = "Transfers";
 const USERDATA = "User data";
+
+/** Methods a shared-token session may also call, on its own objects and its manifest (api.md §1.4). */
+const DOWNLOAD_OR_SHARED: readonly TokenPermission[] = ["download", SHARED_TOKEN_GRANT];
 
 const port = z.number().int().min(1).max(65535);
 const rate = z.number().int().min(1).describe("kbps");
@@ -75,14 +86,14 @@ export const createDestinationMethod = defineMethod({
   }),
   result: DestinationSchema,
   errors: ["INVALID_ARGUMENT", "CONFLICT"],
-  tokenPermissions: ["download"],
+  tokenPermissions: DOWNLOAD_OR_SHARED,
 });
 
 export const getDestinationMethod = defineMethod({
   name: "send.getDestination",
   section: DEST,
   access: "session",
-  tokenPermissions: ["download"],
+  tokenPermissions: DOWNLOAD_OR_SHARED,
   summary: "One destination.",
   params: params({ destinationId: IdSchema }),
   result: DestinationSchema,
@@ -93,7 +104,7 @@ export const getDestinationsMethod = defineMethod({
   name: "send.getDestinations",
   section: DEST,
   access: "session",
-  tokenPermissions: ["download"],
+  tokenPermissions: DOWNLOAD_OR_SHARED,
   summary: "The caller's destinations (superuser: anyone's), in creation order.",
   params: params({ owner: ownerParam, offset: offsetParam, limit: limitParam }),
   result: z.array(DestinationSchema),
@@ -107,7 +118,7 @@ export const updateDestinationMethod = defineMethod({
   name: "send.updateDestination",
   section: DEST,
   access: "session",
-  tokenPermissions: ["download"],
+  tokenPermissions: DOWNLOAD_OR_SHARED,
   summary:
     "Changes settings. Rates and maxActiveTransfers apply at once; address, port, key, cipher, relay or local binding reconnect (active transfers continue from what the receiver acknowledged).",
   params: params({ destinationId: IdSchema, ...updatable }),
@@ -119,7 +130,7 @@ export const deleteDestinationMethod = defineMethod({
   name: "send.deleteDestination",
   section: DEST,
   access: "session",
-  tokenPermissions: ["download"],
+  tokenPermissions: DOWNLOAD_OR_SHARED,
   summary: "Closes the connection and removes the destination; transfer records stay.",
   params: params({
     destinationId: IdSchema,
@@ -133,7 +144,7 @@ export const getConnectionMethod = defineMethod({
   name: "send.getConnection",
   section: CONN,
   access: "session",
-  tokenPermissions: ["download"],
+  tokenPermissions: DOWNLOAD_OR_SHARED,
   summary: "The latest 1 s snapshot of a connection.",
   params: params({ connectionId: IdSchema }),
   result: ConnectionSchema,
@@ -144,7 +155,7 @@ export const getConnectionsMethod = defineMethod({
   name: "send.getConnections",
   section: CONN,
   access: "session",
-  tokenPermissions: ["download"],
+  tokenPermissions: DOWNLOAD_OR_SHARED,
   summary: "Snapshots of the caller's connections (superuser: anyone's).",
   params: params({
     destinationId: IdSchema.nullable().default(null).describe("only this destination's connection"),
@@ -179,7 +190,7 @@ export const getManifestMethod = defineMethod({
   name: "send.getManifest",
   section: MANIFEST,
   access: "session",
-  tokenPermissions: ["download"],
+  tokenPermissions: DOWNLOAD_OR_SHARED,
   summary: "One manifest.",
   params: params({ manifestId: IdSchema }),
   result: ManifestSchema,
@@ -205,7 +216,7 @@ export const getManifestFilesMethod = defineMethod({
   name: "send.getManifestFiles",
   section: MANIFEST,
   access: "session",
-  tokenPermissions: ["download"],
+  tokenPermissions: DOWNLOAD_OR_SHARED,
   summary: "A page of a manifest's entries, in manifest order.",
   params: params({ manifestId: IdSchema, offset: offsetParam, limit: limitParam }),
   result: ManifestFilesSchema,
@@ -231,7 +242,7 @@ export const deleteManifestMethod = defineMethod({
   section: MANIFEST,
   access: "session",
   tokenPermissions: ["download"],
-  summary: "Removes a manifest not used by an unfinished transfer.",
+  summary: "Removes a manifest not used by an unfinished transfer or offered by a live shared token.",
   params: params({ manifestId: IdSchema }),
   result: z.null(),
   errors: ["NOT_FOUND", "CONFLICT"],
@@ -242,7 +253,7 @@ export const createTransferMethod = defineMethod({
   section: TRANSFER,
   access: "session",
   summary:
-    "Sends a manifest to a destination: pending until the manifest is complete, then queued by (priority, requestTime) on its destination.",
+    "Sends a manifest to a destination: pending until the manifest is complete, then queued by (priority, requestTime) on its destination. A shared-token session may send only its shared manifest; each call counts one download (FORBIDDEN once downloadLimit is reached).",
   params: params({
     manifestId: IdSchema,
     destinationId: IdSchema,
@@ -262,7 +273,7 @@ export const createTransferMethod = defineMethod({
   }),
   result: TransferSchema,
   errors: ["NOT_FOUND", "CONFLICT", "INVALID_ARGUMENT", "FORBIDDEN"],
-  tokenPermissions: ["download"],
+  tokenPermissions: DOWNLOAD_OR_SHARED,
 });
 
 const transferIdParams = params({ transferId: IdSchema });
@@ -271,7 +282,7 @@ export const getTransferMethod = defineMethod({
   name: "send.getTransfer",
   section: TRANSFER,
   access: "session",
-  tokenPermissions: ["download"],
+  tokenPermissions: DOWNLOAD_OR_SHARED,
   summary: "One transfer (latest snapshot).",
   params: transferIdParams,
   result: TransferSchema,
@@ -282,7 +293,7 @@ export const getTransfersMethod = defineMethod({
   name: "send.getTransfers",
   section: TRANSFER,
   access: "session",
-  tokenPermissions: ["download"],
+  tokenPermissions: DOWNLOAD_OR_SHARED,
   summary: "The caller's transfers (superuser: anyone's), in requestTime order.",
   params: params({
     status: statusFilter(TransferStatusSchema),
@@ -299,7 +310,7 @@ export const getTransferFilesMethod = defineMethod({
   name: "send.getTransferFiles",
   section: TRANSFER,
   access: "session",
-  tokenPermissions: ["download"],
+  tokenPermissions: DOWNLOAD_OR_SHARED,
   summary: "Per-file progress, in manifest order.",
   params: params({
     transferId: IdSchema,
@@ -315,7 +326,7 @@ export const waitForTransferMethod = defineMethod({
   name: "send.waitForTransfer",
   section: TRANSFER,
   access: "session",
-  tokenPermissions: ["download"],
+  tokenPermissions: DOWNLOAD_OR_SHARED,
   summary: "Returns when the transfer is in one of `statuses`, or after the timeout.",
   params: params({
     transferId: IdSchema,
@@ -331,7 +342,7 @@ const transition = <const N extends string>(name: N, summary: string) =>
     name,
     section: TRANSFER,
     access: "session",
-    tokenPermissions: ["download"],
+    tokenPermissions: DOWNLOAD_OR_SHARED,
     summary,
     params: transferIdParams,
     result: TransferSchema,
@@ -400,7 +411,8 @@ export const updateObjectUserDataMethod = defineMethod({
   section: USERDATA,
   access: "session",
   tokenPermissions: ["download"],
-  summary: "Adds or replaces keys on a destination, manifest or transfer; other keys are kept.",
+  summary:
+    "Adds or replaces keys on a destination, manifest, transfer, shared token or API token; other keys are kept.",
   params: params({ objectId: IdSchema, userData: UserDataSchema }),
   result: UserDataSchema,
   errors: ["NOT_FOUND", "INVALID_ARGUMENT"],

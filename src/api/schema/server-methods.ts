@@ -1,5 +1,6 @@
 import { z } from "zod";
 import {
+  ANY_API_TOKEN,
   defineMethod,
   IdSchema,
   limitParam,
@@ -102,7 +103,7 @@ export const sleepMethod = defineMethod({
   summary: "Waits server-side; for testing clients and async handling.",
   params: params({ milliseconds: z.number().int().min(0).max(60_000).describe("0 – 60,000") }),
   result: z.null(),
-  tokenPermissions: "always",
+  tokenPermissions: ANY_API_TOKEN,
 });
 
 export const terminateMethod = defineMethod({
@@ -167,7 +168,7 @@ export const getEventLogMethod = defineMethod({
   }),
   result: z.array(EventLogEntrySchema),
   errors: ["UNAVAILABLE"],
-  tokenPermissions: "always",
+  tokenPermissions: ANY_API_TOKEN,
 });
 
 export const subscribeMethod = defineMethod({
@@ -189,7 +190,7 @@ export const subscribeMethod = defineMethod({
   result: z.object({ subscriptionId: IdSchema }),
   errors: ["UNAVAILABLE"],
   noAsync: true,
-  tokenPermissions: "always",
+  tokenPermissions: ANY_API_TOKEN,
 });
 
 export const unsubscribeMethod = defineMethod({
@@ -201,7 +202,7 @@ export const unsubscribeMethod = defineMethod({
   result: z.null(),
   errors: ["NOT_FOUND"],
   noAsync: true,
-  tokenPermissions: "always",
+  tokenPermissions: ANY_API_TOKEN,
 });
 
 export const lsRootsMethod = defineMethod({

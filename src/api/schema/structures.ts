@@ -17,7 +17,9 @@ export const SessionSchema = structure(
     permissions: z
       .array(z.string())
       .nullable()
-      .describe("token sessions: granted permissions; null = unrestricted"),
+      .describe(
+        'token sessions: granted permissions (shared-token sessions: ["shared"]); null = unrestricted',
+      ),
     sessionId: IdSchema.describe("public id"),
     sessionKey: z.string().optional().describe("secret bearer, 64 hex characters"),
     superuser: z.boolean().describe("session is elevated"),

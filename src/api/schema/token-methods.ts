@@ -37,7 +37,9 @@ export const TokenSchema = structure(
     ownerTokenSession: IdSchema.nullable().describe("sessionId of that session"),
     passwordRequired: z.boolean().describe("authToken needs a password"),
     path: z.string().nullable().describe("API: the confining virtual path"),
-    permissions: z.array(z.string()).describe("API: subset of download, upload, modify, share"),
+    permissions: z
+      .array(z.string())
+      .describe('API: subset of download, upload, modify, share; shared: always ["download"]'),
     token: IdSchema.describe("the token string"),
     tokenType: z.enum(["api", "shared"]),
     userData: UserDataSchema,
@@ -47,13 +49,15 @@ export type Token = z.infer<typeof TokenSchema>;
 
 const SESSION = "Session";
 const TOKENS = "API tokens";
+const SHARED = "Shared tokens (download links)";
 const tokenParam = IdSchema.describe("the token string");
 
 export const authTokenMethod = defineMethod({
   name: "authToken",
   section: SESSION,
   access: "public",
-  summary: "Logs in with an API token (or a shared token); the session is confined to the token's path.",
+  summary:
+    "Logs in with an API token (the session is confined to the token's path and permissions) or a shared token (the session reaches the shared manifest and its own destinations and transfers).",
   params: params({
     token: tokenParam,
     password: z
@@ -141,4 +145,85 @@ export const tokenMethods = [
   getAPITokenMethod,
   getAPITokensMethod,
   deleteAPITokenMethod,
+] as const;
+
+export const createSharedTokenMethod = defineMethod({
+  name: "send.createSharedToken",
+  section: SHARED,
+  access: "session",
+  tokenPermissions: ["share"],
+  summary:
+    "Offers a manifest for download to whoever holds the token (or its link): they log in with authToken and create transfers of it to their own destinations.",
+  params: params({
+    manifestId: IdSchema.describe("the files offered; must not be in error"),
+    description: z.string().max(1024).default("").describe("free text, ≤ 1,024 characters"),
+    expirySeconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(604_800)
+      .describe("lifetime from now (7 days); 0 = never (superuser only)"),
+    expiryTime: nullableTimestamp.default(null).describe("absolute expiry; overrides expirySeconds"),
+    downloadLimit: z
+      .number()
+      .int()
+      .min(0)
+      .nullable()
+      .default(null)
+      .describe("transfers that may be created with it; null = unlimited"),
+    password: z.string().min(1).nullable().default(null).describe("passphrase needed by authToken"),
+    userData: UserDataSchema.default({}),
+  }),
+  result: TokenSchema,
+  errors: ["UNAVAILABLE", "NOT_FOUND", "CONFLICT", "NOT_SUPERUSER"],
+});
+
+export const getSharedTokenMethod = defineMethod({
+  name: "send.getSharedToken",
+  section: SHARED,
+  access: "session",
+  tokenPermissions: ["share"],
+  summary: "One shared token (its owner, or an elevated superuser).",
+  params: params({ token: tokenParam }),
+  result: TokenSchema,
+  errors: ["NOT_FOUND"],
+});
+
+export const getSharedTokensMethod = defineMethod({
+  name: "send.getSharedTokens",
+  section: SHARED,
+  access: "session",
+  tokenPermissions: ["share"],
+  summary: "The caller's shared tokens; an elevated superuser may list another user's or all (`*`).",
+  params: params({
+    manifestId: IdSchema.nullable().default(null).describe("only tokens offering this manifest"),
+    owner: z
+      .string()
+      .optional()
+      .describe('superuser only: another user\'s tokens; "*" = all (default: caller)'),
+    includeExpired: z.boolean().default(false).describe("also list expired tokens not yet collected"),
+    offset: offsetParam,
+    limit: limitParam,
+  }),
+  result: z.array(TokenSchema),
+  errors: ["FORBIDDEN"],
+});
+
+export const deleteSharedTokenMethod = defineMethod({
+  name: "send.deleteSharedToken",
+  section: SHARED,
+  access: "session",
+  tokenPermissions: ["share"],
+  summary: "Revokes a shared token at once: sessions opened with it end; transfers it started continue.",
+  params: params({ token: tokenParam }),
+  result: z.null(),
+  errors: ["NOT_FOUND"],
+});
+
+/** The shared-token methods (api.md §3.6). */
+export const sharedTokenMethods = [
+  createSharedTokenMethod,
+  getSharedTokenMethod,
+  getSharedTokensMethod,
+  deleteSharedTokenMethod,
 ] as const;

@@ -10,6 +10,7 @@ import type { ServerExtension, ServerHandle } from "../../api/extension.js";
 import { registerRecvMethods } from "../../api/methods/recv-methods.js";
 import type { RecvPort } from "../../api/schema/structures.js";
 import type { RelayedTransport } from "../../io/relay/relayed-transport.js";
+import { garbageCollectorOf, recvCollector } from "../gc/index.js";
 import { RecvService } from "../recv/recv-service.js";
 import { ReceiveRelay } from "./receive-relay.js";
 
@@ -29,11 +30,22 @@ export function receiveService(): ServerExtension {
           "--recv-allow-anonymous needs --sandbox-dir: anonymous data must land in a sandbox",
         );
       }
-      const recv = new RecvService(server.state);
+      // records ended later get their expiryTime from the GC setting in force now
+      const recv = new RecvService(
+        server.state,
+        garbageCollectorOf(server.state).current.recvTransferExpirySeconds,
+      );
       service = recv;
       relay = ReceiveRelay.open(o, server.state.serverKey, server.state.logger);
       const transports = new Map<number, RelayedTransport>();
       registerRecvMethods(server.registry, recv);
+      const checkpointDir = (port: number) => join(server.state.stateDir.path, "checkpoints", String(port));
+      garbageCollectorOf(server.state).register(
+        recvCollector(recv.records, {
+          checkpointDirs: () => o.recvPorts.map(checkpointDir),
+          logger: server.state.logger,
+        }),
+      );
       await recv.open(
         o.recvPorts,
         {
@@ -50,7 +62,7 @@ export function receiveService(): ServerExtension {
           recvBufferSize: o.socketRecvBuffer,
           sendBufferSize: o.socketSendBuffer,
         },
-        (port) => join(server.state.stateDir.path, "checkpoints", String(port)),
+        checkpointDir,
         relay
           ? (port) => {
               const transport = relay!.transport(port);

@@ -1,7 +1,8 @@
 /**
  * The receive records (api.md §5.12): created when a transfer is admitted, measured once per
  * second, moved through their statuses by the receiver's verdicts, persisted on every status
- * change and every checkpoint interval, and dropped `expirySeconds` after they end. Emits the
+ * change and every checkpoint interval; `expirySeconds` after they end the collection pass
+ * (server/gc/recv-collector.ts) removes them. Emits the
  * transfer events of api.md §7.3, each once.
  */
 import type { PeerInfo } from "../../core/transport/handshake.js";
@@ -21,7 +22,7 @@ import type { RecvStore } from "./recv-store.js";
 import { TransferMonitor } from "./transfer-monitor.js";
 
 export interface RecordSettings {
-  /** 0 keeps records forever */
+  /** expiryTime = endTime + this; 0 = null (kept forever) */
   expirySeconds: number;
   rateWindowSeconds: number;
   checkpointSeconds: number;
@@ -71,6 +72,12 @@ export class RecvRecords {
       .sort((a, b) => a.startTime - b.startTime)
       .slice(offset, offset + limit)
       .map((v) => ({ ...v }));
+  }
+
+  /** Drop an ended record from memory and the database (the collection pass). */
+  remove(id: string): void {
+    this.monitors.delete(id);
+    this.store.deleteTransfer(id);
   }
 
   refusedAtAdmission(id: string): void {
@@ -201,11 +208,6 @@ export class RecvRecords {
     if (save) this.lastSave = nowMonotonic;
     for (const [id, m] of this.monitors) {
       const v = m.doc.view;
-      if (v.expiryTime !== null && v.expiryTime <= now) {
-        this.monitors.delete(id);
-        this.store.deleteTransfer(id);
-        continue;
-      }
       if (!m.receiver) continue;
       const sample = m.sample(nowMonotonic, this.settings.rateWindowSeconds);
       if (v.bytesRecv > 0) this.markStarted(m);

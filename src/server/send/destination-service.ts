@@ -11,7 +11,7 @@ import { ServiceError } from "../errors.js";
 import type { ServerEvents } from "../events.js";
 import { newId } from "../ids.js";
 import type { ServerOptions } from "../options/definitions.js";
-import { type Caller, ownerFilter, ownershipOf, page, requireVisible } from "./caller.js";
+import { type Caller, canSee, ownerFilter, ownershipOf, page, requireVisible } from "./caller.js";
 import { ConnectionLink, type LinkConfig } from "./connection-link.js";
 import type { DestinationRecord, DestinationSettings, UserData } from "./records.js";
 import type { SendStore } from "./send-store.js";
@@ -85,7 +85,7 @@ export class DestinationService {
       maxActiveTransfers: params.maxActiveTransfers ?? 1,
     };
     this.validate(settings);
-    const same = this.findIdentity(caller.user, settings);
+    const same = this.findIdentity(caller, settings);
     if (same) {
       const differs = (Object.keys(settings) as (keyof DestinationSettings)[]).some(
         (k) =>
@@ -172,7 +172,7 @@ export class DestinationService {
       else (next as unknown as Record<string, unknown>)[key] = value;
     }
     this.validate(next);
-    const same = this.findIdentity(caller.user, next);
+    const same = this.findIdentity(caller, next);
     if (same && same.record.destinationId !== destinationId) {
       throw new ServiceError(
         "CONFLICT",
@@ -238,10 +238,14 @@ export class DestinationService {
     this.byConnection.set(record.connectionId, id);
   }
 
-  private findIdentity(owner: string, s: DestinationSettings): Entry | undefined {
+  /**
+   * The caller's destination with this identity. Only one the caller can see: a token session
+   * must not be handed (or told the id of) a destination its user made in another session.
+   */
+  private findIdentity(caller: Caller, s: DestinationSettings): Entry | undefined {
     for (const entry of this.entries.values()) {
       const r = entry.record;
-      if (r.owner !== owner) continue;
+      if (r.owner !== caller.user || !canSee(r, caller)) continue;
       if (r.destinationAddress.toLowerCase() !== s.destinationAddress.toLowerCase()) continue;
       // a key learned on first use still matches a request that gave none
       const sameKey = (k: (typeof IDENTITY_KEYS)[number]) =>

@@ -30,6 +30,8 @@ export class ManifestService {
   readonly waiters = new Waiters();
   /** set by the transfer service: is the manifest used by an unfinished transfer */
   isReferenced: (manifestId: string) => boolean = () => false;
+  /** Manifest.expiryTime; set by the garbage collector (server/engine/send-hooks.ts) */
+  expiryTimeOf: (m: ManifestRecord) => number | null = () => null;
   /** called when a manifest leaves `pending` */
   onSettled: (m: ManifestRecord) => void = () => undefined;
 
@@ -163,7 +165,7 @@ export class ManifestService {
       ...fields,
       processing: m.status === "pending",
       referenced: this.isReferenced(m.manifestId),
-      expiryTime: null,
+      expiryTime: this.expiryTimeOf(m),
     };
   }
 

@@ -68,6 +68,8 @@ export class TransferService {
   private readonly busyRetries = new Map<string, { attempt: number; timer: NodeJS.Timeout }>();
   private readonly lastRecv = new Map<string, { bytes: number; packets: number }>();
   private ticker: NodeJS.Timeout | null = null;
+  /** Transfer.expiryTime; set by the garbage collector (server/engine/send-hooks.ts) */
+  expiryTimeOf: (t: TransferRecord) => number | null = () => null;
 
   constructor(
     private readonly store: SendStore,
@@ -396,7 +398,7 @@ export class TransferService {
     return {
       ...fields,
       processing: !FINAL_STATUSES.includes(t.status),
-      expiryTime: null,
+      expiryTime: this.expiryTimeOf(t),
       snapshotTime: epochMicrosNow(),
       sendRateAverage: seconds > 0 ? Math.round((t.bytesSent * 8) / 1000 / seconds) : 0,
       sendRateAverageWindow: sendWindow,

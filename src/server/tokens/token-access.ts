@@ -2,9 +2,11 @@ import { stat } from "node:fs/promises";
 import { errnoCode } from "../errors.js";
 import { checkContainment, FileOpError, resolveVirtualPath, type SandboxView } from "../sandbox.js";
 import type { ServerState } from "../server-state.js";
+import { SharedTokenStore } from "./shared-token-store.js";
 import { ApiTokenStore, type ApiTokenRecord } from "./token-store.js";
 
 const stores = new WeakMap<ServerState, ApiTokenStore>();
+const sharedStores = new WeakMap<ServerState, SharedTokenStore>();
 
 /**
  * The API-token store of a server, made on first use: the API and the receive side share it.
@@ -15,6 +17,17 @@ export function apiTokensOf(state: ServerState): ApiTokenStore {
   if (store === undefined) {
     store = new ApiTokenStore(state.database, state.clock, state.events, state.options.apiDisableApiTokens);
     stores.set(state, store);
+  }
+  return store;
+}
+
+/** The shared-token store of a server, made on first use (the API's login and send methods share it). */
+export function sharedTokensOf(state: ServerState): SharedTokenStore {
+  let store = sharedStores.get(state);
+  if (store === undefined) {
+    const { database, clock, events, options } = state;
+    store = new SharedTokenStore(database, clock, events, options.apiDisableSharedTokens);
+    sharedStores.set(state, store);
   }
   return store;
 }

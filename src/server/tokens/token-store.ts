@@ -24,7 +24,7 @@ export interface ApiTokenRecord {
   /** last login (or receive) with it; null = never used */
   lastUseTime: number | null;
   readonly passwordHash: string | null;
-  readonly userData: Readonly<Record<string, string>>;
+  userData: Readonly<Record<string, string>>;
 }
 
 export interface NewApiToken {
@@ -204,6 +204,13 @@ export class ApiTokenStore {
       .run(record.lastUseTime, record.token);
   }
 
+  setUserData(record: ApiTokenRecord, userData: Record<string, string>): void {
+    record.userData = { ...userData };
+    this.database.db
+      .prepare("UPDATE api_tokens SET user_data = ? WHERE token = ?")
+      .run(JSON.stringify(record.userData), record.token);
+  }
+
   /** Remove a token; listeners (the API: end its sessions) hear of it. False when unknown. */
   delete(token: string, reason: TokenDeleteReason): boolean {
     const record = this.tokens.get(token);
@@ -217,9 +224,15 @@ export class ApiTokenStore {
 
   /** Delete every expired token (the collection pass); returns how many went. */
   collectExpired(): number {
+    return this.deleteExpired(this.clock.nowMicros());
+  }
+
+  /** Delete every token whose expiryTime is at or before `now` (microseconds); returns how many went. */
+  deleteExpired(now: number): number {
     let count = 0;
     for (const record of [...this.tokens.values()]) {
-      if (this.isExpired(record) && this.delete(record.token, "expired")) count++;
+      const expired = record.expiryTime !== null && now >= record.expiryTime;
+      if (expired && this.delete(record.token, "expired")) count++;
     }
     return count;
   }

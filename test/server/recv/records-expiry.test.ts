@@ -1,4 +1,4 @@
-/** Receive records are dropped (from memory and the database) once their expiryTime has passed. */
+/** The collection pass drops receive records (from memory and the database) once they have expired. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -8,12 +8,13 @@ import { systemClock } from "../../../src/server/clock.js";
 import { ServerDatabase } from "../../../src/server/database.js";
 import { ServerEvents } from "../../../src/server/events.js";
 import { silentLogger } from "../../../src/server/logger.js";
-import { monotonicMicros, epochMicrosNow } from "../../../src/io/drivers/clock.js";
+import { epochMicrosNow } from "../../../src/io/drivers/clock.js";
+import { DEFAULT_GC_SETTINGS, recvCollector } from "../../../src/server/gc/index.js";
 import { RecvRecords } from "../../../src/server/recv/recv-records-service.js";
 import { RecvStore } from "../../../src/server/recv/recv-store.js";
 import type { ReceiveTransferView } from "../../../src/server/recv/recv-records.js";
 
-function view(id: string, expiryTime: number | null): ReceiveTransferView {
+function view(id: string, endTime: number): ReceiveTransferView {
   const now = epochMicrosNow();
   return {
     aveRecvRate: 0,
@@ -24,8 +25,8 @@ function view(id: string, expiryTime: number | null): ReceiveTransferView {
     cipher: "aes-256-gcm",
     destinationPath: "",
     encryptionEnabled: true,
-    endTime: now,
-    expiryTime,
+    endTime,
+    expiryTime: endTime + 3600e6,
     filesComplete: 1,
     lastCheckpointTime: null,
     lastError: null,
@@ -59,13 +60,13 @@ test("expired receive records are dropped, the others kept", async () => {
     const expired = "a".repeat(32);
     const kept = "b".repeat(32);
     store.saveTransfer({
-      view: view(expired, epochMicrosNow() - 1),
+      view: view(expired, epochMicrosNow() - 3600e6 - 1),
       activeSeconds: 1,
       sandboxRoot: "/",
       started: true,
     });
     store.saveTransfer({
-      view: view(kept, epochMicrosNow() + 3600e6),
+      view: view(kept, epochMicrosNow()),
       activeSeconds: 1,
       sandboxRoot: "/",
       started: true,
@@ -82,7 +83,9 @@ test("expired receive records are dropped, the others kept", async () => {
       checkpointSeconds: 5,
     });
     assert.equal(records.all().length, 2);
-    records.tick(monotonicMicros());
+    const collector = recvCollector(records, { checkpointDirs: () => [], logger: silentLogger() });
+    const removed = await collector.collect({ now: epochMicrosNow(), settings: DEFAULT_GC_SETTINGS });
+    assert.deepEqual(removed, { recvTransfers: 1 });
     assert.deepEqual(
       records.all().map((r) => r.transferId),
       [kept],
