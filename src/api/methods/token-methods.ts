@@ -8,6 +8,7 @@ import {
   type ApiTokenRecord,
   type SharedTokenRecord,
 } from "../../server/tokens/index.js";
+import type { TokenTable, TokenTableRecord } from "../../server/tokens/token-table.js";
 import type { AuthMethod, SessionRecord } from "../auth/sessions.js";
 import type { MethodContext } from "../rpc/context.js";
 import { ApiError } from "../rpc/errors.js";
@@ -123,6 +124,24 @@ interface LoginCandidate {
   touch(): void;
 }
 
+/** The candidate for `record`, a token of `table`, granting what `grant` says. */
+function loginCandidateOf<R extends TokenTableRecord, Row extends { token: string }>(
+  table: TokenTable<R, Row>,
+  record: R,
+  grant: Pick<LoginCandidate, "authMethod" | "disabledMessage" | "path" | "permissions">,
+): LoginCandidate {
+  return {
+    ...grant,
+    owner: record.owner,
+    token: record.token,
+    expiryTime: record.expiryTime,
+    expired: () => table.isExpired(record),
+    passwordMatches: (password) => table.passwordMatches(record, password),
+    present: () => table.find(record.token) === record,
+    touch: () => table.touch(record),
+  };
+}
+
 const API_TOKENS_DISABLED = "API tokens are disabled on this server (--api-disable-api-tokens)";
 const SHARED_TOKENS_DISABLED = "shared tokens are disabled on this server (--api-disable-shared-tokens)";
 
@@ -172,35 +191,21 @@ export function registerTokenMethods(registry: MethodRegistry, services: ApiServ
   const loginCandidate = (token: string): LoginCandidate | null => {
     const api = store.find(token);
     if (api !== undefined) {
-      return {
+      return loginCandidateOf(store, api, {
         authMethod: "apiToken",
         disabledMessage: store.disabled ? API_TOKENS_DISABLED : null,
-        owner: api.owner,
-        token: api.token,
-        expiryTime: api.expiryTime,
         path: api.path,
         permissions: [...api.permissions],
-        expired: () => store.isExpired(api),
-        passwordMatches: (password) => store.passwordMatches(api, password),
-        present: () => store.find(token) === api,
-        touch: () => store.touch(api),
-      };
+      });
     }
     const link = shared.find(token);
     if (link === undefined) return null;
-    return {
+    return loginCandidateOf(shared, link, {
       authMethod: "sharedToken",
       disabledMessage: shared.disabled ? SHARED_TOKENS_DISABLED : null,
-      owner: link.owner,
-      token: link.token,
-      expiryTime: link.expiryTime,
       path: null,
       permissions: [SHARED_TOKEN_GRANT],
-      expired: () => shared.isExpired(link),
-      passwordMatches: (password) => shared.passwordMatches(link, password),
-      present: () => shared.find(token) === link,
-      touch: () => shared.touch(link),
-    };
+    });
   };
 
   registry.add(authTokenMethod, async ({ token, password }, ctx) => {

@@ -51,6 +51,16 @@ const SESSION = "Session";
 const TOKENS = "API tokens";
 const SHARED = "Shared tokens (download links)";
 const tokenParam = IdSchema.describe("the token string");
+/** The filter and paging parameters of getAPITokens and send.getSharedTokens. */
+const tokenListParams = {
+  owner: z
+    .string()
+    .optional()
+    .describe('superuser only: another user\'s tokens; "*" = all (default: caller)'),
+  includeExpired: z.boolean().default(false).describe("also list expired tokens not yet collected"),
+  offset: offsetParam,
+  limit: limitParam,
+};
 
 export const authTokenMethod = defineMethod({
   name: "authToken",
@@ -115,15 +125,7 @@ export const getAPITokensMethod = defineMethod({
   section: TOKENS,
   access: "session",
   summary: "The caller's API tokens; an elevated superuser may list another user's or all (`*`).",
-  params: params({
-    owner: z
-      .string()
-      .optional()
-      .describe('superuser only: another user\'s tokens; "*" = all (default: caller)'),
-    includeExpired: z.boolean().default(false).describe("also list expired tokens not yet collected"),
-    offset: offsetParam,
-    limit: limitParam,
-  }),
+  params: params(tokenListParams),
   result: z.array(TokenSchema),
   errors: ["FORBIDDEN"],
 });
@@ -197,13 +199,7 @@ export const getSharedTokensMethod = defineMethod({
   summary: "The caller's shared tokens; an elevated superuser may list another user's or all (`*`).",
   params: params({
     manifestId: IdSchema.nullable().default(null).describe("only tokens offering this manifest"),
-    owner: z
-      .string()
-      .optional()
-      .describe('superuser only: another user\'s tokens; "*" = all (default: caller)'),
-    includeExpired: z.boolean().default(false).describe("also list expired tokens not yet collected"),
-    offset: offsetParam,
-    limit: limitParam,
+    ...tokenListParams,
   }),
   result: z.array(TokenSchema),
   errors: ["FORBIDDEN"],

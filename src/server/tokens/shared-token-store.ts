@@ -2,8 +2,8 @@ import type { Clock } from "../clock.js";
 import type { ServerDatabase } from "../database.js";
 import type { ServerEvents } from "../events.js";
 import { newId } from "../ids.js";
-import { hashPassword, verifyPassword } from "../passwords.js";
-import { tokenPrefix, type TokenDeleteReason } from "./token-store.js";
+import { hashPassword } from "../passwords.js";
+import { TokenTable, tokenPrefix, type TokenTableDeleteListener } from "./token-table.js";
 
 /** One shared token, a download link (api.md §3.6, §5.15 `tokenType: "shared"`). */
 export interface SharedTokenRecord {
@@ -41,7 +41,7 @@ export interface NewSharedToken {
   userData: Record<string, string>;
 }
 
-export type SharedTokenDeleteListener = (record: SharedTokenRecord, reason: TokenDeleteReason) => void;
+export type SharedTokenDeleteListener = TokenTableDeleteListener<SharedTokenRecord>;
 
 interface SharedTokenRow {
   token: string;
@@ -100,20 +100,21 @@ function fromRow(row: SharedTokenRow): SharedTokenRecord {
  * so they survive a restart. Checks of the caller's rights and of the manifest are the caller's
  * job; this store keeps records, expiry, passwords, download counts and the events.
  */
-export class SharedTokenStore {
-  private readonly tokens = new Map<string, SharedTokenRecord>();
-  private readonly deleteListeners = new Set<SharedTokenDeleteListener>();
-
+export class SharedTokenStore extends TokenTable<SharedTokenRecord, SharedTokenRow> {
   constructor(
-    private readonly database: ServerDatabase,
-    private readonly clock: Clock,
-    private readonly events: ServerEvents,
+    database: ServerDatabase,
+    clock: Clock,
+    events: ServerEvents,
     /** `--api-disable-shared-tokens` */
     readonly disabled: boolean,
   ) {
-    database.migrate("sharedTokens", MIGRATIONS);
-    const rows = database.db.prepare("SELECT * FROM shared_tokens").all() as SharedTokenRow[];
-    for (const row of rows) this.tokens.set(row.token, fromRow(row));
+    super(database, clock, events, {
+      component: "sharedTokens",
+      migrations: MIGRATIONS,
+      table: "shared_tokens",
+      deletedEvent: "send.sharedTokenDeleted",
+      fromRow,
+    });
   }
 
   async create(spec: NewSharedToken): Promise<SharedTokenRecord> {
@@ -168,46 +169,11 @@ export class SharedTokenStore {
     return record;
   }
 
-  /** The record, expired or not; undefined when there is none. */
-  find(token: string): SharedTokenRecord | undefined {
-    return this.tokens.get(token);
-  }
-
-  isExpired(record: SharedTokenRecord): boolean {
-    return record.expiryTime !== null && this.clock.nowMicros() >= record.expiryTime;
-  }
-
-  /** The record when it exists and has not expired. */
-  live(token: string): SharedTokenRecord | null {
-    const record = this.tokens.get(token);
-    return record === undefined || this.isExpired(record) ? null : record;
-  }
-
   /** Whether an unexpired token offers the manifest (it then counts as `referenced`). */
   offers(manifestId: string): boolean {
     for (const record of this.tokens.values())
       if (record.manifestId === manifestId && !this.isExpired(record)) return true;
     return false;
-  }
-
-  /** Every record (expired ones too), oldest first. */
-  list(): SharedTokenRecord[] {
-    return [...this.tokens.values()].sort((a, b) => a.creationTime - b.creationTime);
-  }
-
-  /** Whether `password` opens `record` (any password does when none is set). */
-  async passwordMatches(record: SharedTokenRecord, password: string | null): Promise<boolean> {
-    if (record.passwordHash === null) return true;
-    if (password === null) return false;
-    return verifyPassword(password, record.passwordHash);
-  }
-
-  /** Note a login with it. */
-  touch(record: SharedTokenRecord): void {
-    record.lastUseTime = this.clock.nowMicros();
-    this.database.db
-      .prepare("UPDATE shared_tokens SET last_use_time = ? WHERE token = ?")
-      .run(record.lastUseTime, record.token);
   }
 
   /** Whether another transfer may be created with it (`downloadLimit` not reached). */
@@ -232,43 +198,5 @@ export class SharedTokenStore {
       },
       record.owner,
     );
-  }
-
-  setUserData(record: SharedTokenRecord, userData: Record<string, string>): void {
-    record.userData = { ...userData };
-    this.database.db
-      .prepare("UPDATE shared_tokens SET user_data = ? WHERE token = ?")
-      .run(JSON.stringify(record.userData), record.token);
-  }
-
-  /** Remove a token; listeners (the API: end its sessions) hear of it. False when unknown. */
-  delete(token: string, reason: TokenDeleteReason): boolean {
-    const record = this.tokens.get(token);
-    if (record === undefined) return false;
-    this.tokens.delete(token);
-    this.database.db.prepare("DELETE FROM shared_tokens WHERE token = ?").run(token);
-    this.events.emit("send.sharedTokenDeleted", { tokenPrefix: tokenPrefix(token), reason }, record.owner);
-    for (const listener of this.deleteListeners) listener(record, reason);
-    return true;
-  }
-
-  /** Delete every expired token (the collection pass); returns how many went. */
-  collectExpired(): number {
-    return this.deleteExpired(this.clock.nowMicros());
-  }
-
-  /** Delete every token whose expiryTime is at or before `now` (microseconds); returns how many went. */
-  deleteExpired(now: number): number {
-    let count = 0;
-    for (const record of [...this.tokens.values()]) {
-      const expired = record.expiryTime !== null && now >= record.expiryTime;
-      if (expired && this.delete(record.token, "expired")) count++;
-    }
-    return count;
-  }
-
-  onDelete(listener: SharedTokenDeleteListener): () => void {
-    this.deleteListeners.add(listener);
-    return () => this.deleteListeners.delete(listener);
   }
 }

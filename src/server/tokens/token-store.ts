@@ -2,7 +2,10 @@ import type { Clock } from "../clock.js";
 import type { ServerDatabase } from "../database.js";
 import type { ServerEvents } from "../events.js";
 import { newId } from "../ids.js";
-import { hashPassword, verifyPassword } from "../passwords.js";
+import { hashPassword } from "../passwords.js";
+import { TokenTable, tokenPrefix, type TokenTableDeleteListener } from "./token-table.js";
+
+export { tokenPrefix, type TokenDeleteReason } from "./token-table.js";
 
 /** Token-session permissions (api.md §1.4). */
 export const TOKEN_PERMISSIONS = ["download", "upload", "modify", "share"] as const;
@@ -37,8 +40,7 @@ export interface NewApiToken {
   userData: Record<string, string>;
 }
 
-export type TokenDeleteReason = "api" | "expired";
-export type TokenDeleteListener = (record: ApiTokenRecord, reason: TokenDeleteReason) => void;
+export type TokenDeleteListener = TokenTableDeleteListener<ApiTokenRecord>;
 
 interface TokenRow {
   token: string;
@@ -72,11 +74,6 @@ const MIGRATIONS = [
    )`,
 ];
 
-/** Only the first characters of a token go into events and logs (api.md §7.1). */
-export function tokenPrefix(token: string): string {
-  return token.slice(0, 8);
-}
-
 function isPermission(value: string): value is ApiTokenPermission {
   return (TOKEN_PERMISSIONS as readonly string[]).includes(value);
 }
@@ -104,20 +101,21 @@ function fromRow(row: TokenRow): ApiTokenRecord {
  * they survive a restart. Checks of the caller's rights and of the path are the caller's job;
  * this store keeps records, expiry, passwords and the events.
  */
-export class ApiTokenStore {
-  private readonly tokens = new Map<string, ApiTokenRecord>();
-  private readonly deleteListeners = new Set<TokenDeleteListener>();
-
+export class ApiTokenStore extends TokenTable<ApiTokenRecord, TokenRow> {
   constructor(
-    private readonly database: ServerDatabase,
-    private readonly clock: Clock,
-    private readonly events: ServerEvents,
+    database: ServerDatabase,
+    clock: Clock,
+    events: ServerEvents,
     /** `--api-disable-api-tokens` */
     readonly disabled: boolean,
   ) {
-    database.migrate("tokens", MIGRATIONS);
-    const rows = database.db.prepare("SELECT * FROM api_tokens").all() as TokenRow[];
-    for (const row of rows) this.tokens.set(row.token, fromRow(row));
+    super(database, clock, events, {
+      component: "tokens",
+      migrations: MIGRATIONS,
+      table: "api_tokens",
+      deletedEvent: "server.apiTokenDeleted",
+      fromRow,
+    });
   }
 
   async create(spec: NewApiToken): Promise<ApiTokenRecord> {
@@ -167,78 +165,5 @@ export class ApiTokenStore {
       record.owner,
     );
     return record;
-  }
-
-  /** The record, expired or not; undefined when there is none. */
-  find(token: string): ApiTokenRecord | undefined {
-    return this.tokens.get(token);
-  }
-
-  isExpired(record: ApiTokenRecord): boolean {
-    return record.expiryTime !== null && this.clock.nowMicros() >= record.expiryTime;
-  }
-
-  /** The record when it exists and has not expired. */
-  live(token: string): ApiTokenRecord | null {
-    const record = this.tokens.get(token);
-    return record === undefined || this.isExpired(record) ? null : record;
-  }
-
-  /** Every record (expired ones too), oldest first. */
-  list(): ApiTokenRecord[] {
-    return [...this.tokens.values()].sort((a, b) => a.creationTime - b.creationTime);
-  }
-
-  /** Whether `password` opens `record` (any password does when none is set). */
-  async passwordMatches(record: ApiTokenRecord, password: string | null): Promise<boolean> {
-    if (record.passwordHash === null) return true;
-    if (password === null) return false;
-    return verifyPassword(password, record.passwordHash);
-  }
-
-  /** Note a use (login or receive). */
-  touch(record: ApiTokenRecord): void {
-    record.lastUseTime = this.clock.nowMicros();
-    this.database.db
-      .prepare("UPDATE api_tokens SET last_use_time = ? WHERE token = ?")
-      .run(record.lastUseTime, record.token);
-  }
-
-  setUserData(record: ApiTokenRecord, userData: Record<string, string>): void {
-    record.userData = { ...userData };
-    this.database.db
-      .prepare("UPDATE api_tokens SET user_data = ? WHERE token = ?")
-      .run(JSON.stringify(record.userData), record.token);
-  }
-
-  /** Remove a token; listeners (the API: end its sessions) hear of it. False when unknown. */
-  delete(token: string, reason: TokenDeleteReason): boolean {
-    const record = this.tokens.get(token);
-    if (record === undefined) return false;
-    this.tokens.delete(token);
-    this.database.db.prepare("DELETE FROM api_tokens WHERE token = ?").run(token);
-    this.events.emit("server.apiTokenDeleted", { tokenPrefix: tokenPrefix(token), reason }, record.owner);
-    for (const listener of this.deleteListeners) listener(record, reason);
-    return true;
-  }
-
-  /** Delete every expired token (the collection pass); returns how many went. */
-  collectExpired(): number {
-    return this.deleteExpired(this.clock.nowMicros());
-  }
-
-  /** Delete every token whose expiryTime is at or before `now` (microseconds); returns how many went. */
-  deleteExpired(now: number): number {
-    let count = 0;
-    for (const record of [...this.tokens.values()]) {
-      const expired = record.expiryTime !== null && now >= record.expiryTime;
-      if (expired && this.delete(record.token, "expired")) count++;
-    }
-    return count;
-  }
-
-  onDelete(listener: TokenDeleteListener): () => void {
-    this.deleteListeners.add(listener);
-    return () => this.deleteListeners.delete(listener);
   }
 }
