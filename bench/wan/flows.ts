@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { nowMs } from "./clock.js";
 import { ADDR_A, ADDR_B, NS_A, NS_B, inNs } from "./netpath.js";
-import type { PeerOptions, PeerResult, PeerRole } from "./peer.js";
+import type { PeerOptions, PeerResult, PeerRole, SlipstreamTraceSample } from "./peer.js";
 import { startPeer, type PeerProcess, type Progress } from "./processes.js";
 import type { FlowMeasurement, SystemName } from "./report.js";
 import type { SlipstreamVariant } from "./slipstream-options.js";
@@ -249,6 +249,8 @@ export interface FairnessResult {
   cubicMbit: number;
   slipstreamShare: number;
   utilization: number;
+  /** the Slipstream sender's view every 250 ms (kept in --out files) */
+  trace?: SlipstreamTraceSample[];
 }
 
 /** Slipstream (`method`) and one TCP CUBIC flow started together on the same path. */
@@ -287,5 +289,6 @@ export async function runFairness(
     slipstreamShare: slipstreamMbit / Math.max(1e-9, slipstreamMbit + cubicMbit),
     // goodput over the link rate, headers not counted, so a full link reads about 0.93–0.96
     utilization: (slipstreamMbit + cubicMbit) / rateMbit,
+    ...(slipSent.trace ? { trace: slipSent.trace } : {}),
   };
 }

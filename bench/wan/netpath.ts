@@ -1,8 +1,11 @@
 /**
- * The emulated WAN path: two network namespaces joined by a veth pair.
+ * The emulated WAN path: two end namespaces joined through a bridge in a third ("router").
  *
- *   A (10.78.0.1) ==== veth ==== B (10.78.0.2)
- *   rate : HTB on each veth egress, a bfifo of `queueBytes` as the bottleneck queue
+ *   A (10.78.0.1) ==== veth ==== R [bridge] ==== veth ==== B (10.78.0.2)
+ *   rate : HTB on each of R's bridge ports' egress, a bfifo of `queueBytes` as the bottleneck queue.
+ *          Not on A's or B's own interface: a queue in the sender's own stack pushes back on TCP
+ *          (TCP small queues, a local drop counts as congestion) but not on UDP, which made a
+ *          paced UDP flow starve TCP CUBIC in the fairness run — an artefact no real path has.
  *   loss : iptables `statistic --mode random` DROP on B's INPUT (the A→B data direction only)
  *   delay: an NFQUEUE rule on each side's INPUT and bench/wan/delay-line.c holding every packet
  *          one-way-delay long. Kernels without sch_netem (like the dev machines') still have this; it
@@ -20,10 +23,13 @@ import { fileURLToPath } from "node:url";
 
 export const NS_A = "sswanA";
 export const NS_B = "sswanB";
+const NS_R = "sswanR";
 export const ADDR_A = "10.78.0.1";
 export const ADDR_B = "10.78.0.2";
 const VETH_A = "sswanA0";
 const VETH_B = "sswanB0";
+const VETH_RA = "sswanRA";
+const VETH_RB = "sswanRB";
 
 export interface PathSpec {
   rateMbit: number;
@@ -144,9 +150,16 @@ export class WanPath {
     const oneWayUs = Math.round((spec.rttMs * 1000) / 2);
     run("ip", ["netns", "add", NS_A]);
     run("ip", ["netns", "add", NS_B]);
-    run("ip", ["link", "add", VETH_A, "type", "veth", "peer", "name", VETH_B]);
+    run("ip", ["netns", "add", NS_R]);
+    run("ip", ["link", "add", VETH_A, "type", "veth", "peer", "name", VETH_RA]);
+    run("ip", ["link", "add", VETH_B, "type", "veth", "peer", "name", VETH_RB]);
     run("ip", ["link", "set", VETH_A, "netns", NS_A]);
     run("ip", ["link", "set", VETH_B, "netns", NS_B]);
+    run("ip", ["link", "set", VETH_RA, "netns", NS_R]);
+    run("ip", ["link", "set", VETH_RB, "netns", NS_R]);
+    // one packet per skb, so HTB, the loss rule and the delay line see wire-sized packets
+    const oneSkbPerPacket = (ns: string, dev: string): void =>
+      void inNs(ns, "ethtool", ["-K", dev, "tso", "off", "gso", "off", "gro", "off"], { quiet: true });
     for (const [ns, dev, addr] of [
       [NS_A, VETH_A, ADDR_A],
       [NS_B, VETH_B, ADDR_B],
@@ -154,59 +167,22 @@ export class WanPath {
       run("ip", ["-n", ns, "addr", "add", `${addr}/24`, "dev", dev]);
       run("ip", ["-n", ns, "link", "set", "lo", "up"]);
       run("ip", ["-n", ns, "link", "set", dev, "up"]);
-      // one packet per skb, so HTB, the loss rule and the delay line see wire-sized packets
-      inNs(ns, "ethtool", ["-K", dev, "tso", "off", "gso", "off", "gro", "off"], { quiet: true });
+      oneSkbPerPacket(ns, dev);
       inNs(ns, "sysctl", [
         "-qw",
         "net.ipv4.tcp_rmem=4096 131072 134217728",
         "net.ipv4.tcp_wmem=4096 65536 134217728",
         "net.ipv4.tcp_no_metrics_save=1",
       ]);
-      run("tc", [
-        "-n",
-        ns,
-        "qdisc",
-        "add",
-        "dev",
-        dev,
-        "root",
-        "handle",
-        "1:",
-        "htb",
-        "default",
-        "10",
-        "r2q",
-        "1000",
-      ]);
-      const rate = `${spec.rateMbit}mbit`;
-      run(
-        "tc",
-        ["-n", ns, "class", "add", "dev", dev, "parent", "1:", "classid", "1:10", "htb"].concat([
-          "rate",
-          rate,
-          "ceil",
-          rate,
-          "burst",
-          "64k",
-          "cburst",
-          "64k",
-        ]),
-      );
-      run("tc", [
-        "-n",
-        ns,
-        "qdisc",
-        "add",
-        "dev",
-        dev,
-        "parent",
-        "1:10",
-        "handle",
-        "10:",
-        "bfifo",
-        "limit",
-        String(queueBytes),
-      ]);
+    }
+    run("ip", ["-n", NS_R, "link", "add", "br0", "type", "bridge"]);
+    run("ip", ["-n", NS_R, "link", "set", "br0", "up"]);
+    for (const dev of [VETH_RA, VETH_RB]) {
+      run("ip", ["-n", NS_R, "link", "set", dev, "master", "br0"]);
+      run("ip", ["-n", NS_R, "link", "set", dev, "up"]);
+      oneSkbPerPacket(NS_R, dev);
+      // the bottleneck: traffic towards B leaves R through VETH_RB, towards A through VETH_RA
+      this.addBottleneck(NS_R, dev, spec.rateMbit, queueBytes);
     }
     this.allowCongestionControls(["cubic", "bbr"]);
     inNs(NS_B, "iptables", [
@@ -223,6 +199,32 @@ export class WanPath {
     ]);
     this.setLoss(spec.lossPct);
     if (oneWayUs > 0) await this.startDelayLines(oneWayUs);
+  }
+
+  private addBottleneck(ns: string, dev: string, rateMbit: number, queueBytes: number): void {
+    const tc = (...args: string[]): void => void run("tc", ["-n", ns, ...args]);
+    tc("qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "10", "r2q", "1000");
+    const rate = `${rateMbit}mbit`;
+    tc(
+      "class",
+      "add",
+      "dev",
+      dev,
+      "parent",
+      "1:",
+      "classid",
+      "1:10",
+      "htb",
+      "rate",
+      rate,
+      "ceil",
+      rate,
+      "burst",
+      "64k",
+      "cburst",
+      "64k",
+    );
+    tc("qdisc", "add", "dev", dev, "parent", "1:10", "handle", "10:", "bfifo", "limit", String(queueBytes));
   }
 
   private async startDelayLines(oneWayUs: number): Promise<void> {
@@ -346,8 +348,8 @@ export class WanPath {
   down(): void {
     for (const d of this.delayLines) if (d.child.exitCode === null) d.child.kill("SIGKILL");
     this.delayLines = [];
-    for (const ns of [NS_A, NS_B]) run("ip", ["netns", "del", ns], { quiet: true });
-    run("ip", ["link", "del", VETH_A], { quiet: true });
+    for (const ns of [NS_A, NS_B, NS_R]) run("ip", ["netns", "del", ns], { quiet: true });
+    for (const dev of [VETH_A, VETH_B]) run("ip", ["link", "del", dev], { quiet: true });
     if (this.allowedCcBefore !== null)
       run("sysctl", ["-qw", `${ALLOWED_CC}=${this.allowedCcBefore}`], { quiet: true });
     this.allowedCcBefore = null;
