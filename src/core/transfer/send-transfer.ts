@@ -133,6 +133,9 @@ export class SendTransfer {
   /** chunks read (or being read) for new data none of which has been sent yet, and their bytes */
   private readonly aheadChunks = new Map<string, number>();
   aheadBytes = 0;
+  /** the chunk new data was last sent from (leaveAhead once per chunk, not per block) */
+  private newDataFile = -1;
+  private newDataChunk = -1;
 
   constructor(
     readonly spec: TransferSpec,
@@ -272,6 +275,7 @@ export class SendTransfer {
     this.pendingReads.clear();
     this.aheadChunks.clear();
     this.aheadBytes = 0;
+    this.newDataFile = -1;
     this.bufferedBytes = 0;
     for (const f of this.files) this.resetHash(f);
   }
@@ -513,7 +517,12 @@ export class SendTransfer {
       offset: block * this.blockSize,
       data: data.subarray(start, start + len),
     });
-    if (!fromQueue) this.leaveAhead(`${file}:${chunk}`);
+    if (!fromQueue && (chunk !== this.newDataChunk || file !== this.newDataFile)) {
+      // the first new block from this chunk: it no longer counts as read ahead
+      this.newDataFile = file;
+      this.newDataChunk = chunk;
+      this.leaveAhead(`${file}:${chunk}`);
+    }
     const retransmission = fromQueue || !f.sent.set(block);
     this.bytesSent += len;
     this.blocksSent++;
@@ -565,6 +574,7 @@ export class SendTransfer {
     f.acked.clearAll();
     f.ackedPerChunk.fill(0);
     this.dropChunks(file);
+    this.newDataFile = -1;
     this.resetHash(f);
     if (this.curFile > file) {
       this.curFile = file;
@@ -595,6 +605,7 @@ export class SendTransfer {
     this.pendingReads.clear();
     this.aheadChunks.clear();
     this.aheadBytes = 0;
+    this.newDataFile = -1;
     this.bufferedBytes = 0;
     this.accepted = false;
     this.active = false;
