@@ -13,6 +13,7 @@ import { ManualClock } from "../../src/server/clock.js";
 import { ServerDatabase } from "../../src/server/database.js";
 import { ServiceError } from "../../src/server/errors.js";
 import { EventLog, type EventLogEntry } from "../../src/server/event-log.js";
+import { removePartFiles } from "../../src/server/gc/recv-collector.js";
 import { ServerEvents } from "../../src/server/events.js";
 import {
   DEFAULT_GC_SETTINGS,
@@ -366,4 +367,22 @@ test("expiryTime of transfers and manifests as the collector will see them", () 
   assert.equal(manifestExpiryTime(manifest, [transfer("other", "transferring", null)], settings), 1000e6);
   assert.equal(manifestExpiryTime(manifest, [], settings, true), null, "shared");
   assert.equal(manifestExpiryTime({ ...manifest, status: "pending" }, [], settings), null);
+});
+
+test("part files are searched within a bounded number of directory entries", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "gc-walk-"));
+  try {
+    const suffix = ".slipstream-abc.part";
+    for (const sub of ["a", "b", "c"]) {
+      await mkdir(join(dir, sub));
+      await writeFile(join(dir, sub, `.f${suffix}`), "x");
+      await writeFile(join(dir, sub, "keep.txt"), "y");
+    }
+    // 3 directories + 2 files in the first: the budget ends inside the walk
+    assert.equal(await removePartFiles(dir, suffix, { entries: 3 }), 1);
+    assert.equal(await removePartFiles(dir, suffix), 2);
+    for (const sub of ["a", "b", "c"]) assert.ok(existsSync(join(dir, sub, "keep.txt")));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

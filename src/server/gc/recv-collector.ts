@@ -5,7 +5,7 @@
  */
 import type { Dirent } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join, parse } from "node:path";
 import { errnoCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { FINAL_RECV_STATUSES, type ReceiveTransferView } from "../recv/recv-records.js";
@@ -49,8 +49,23 @@ async function removeLeftovers(record: ReceiveTransferView, opts: RecvCollectorO
     await rm(join(dir, `${id}.receiver.json`), { force: true }).catch(() => undefined);
   // S3 targets (`s3://…`) keep nothing under the root path
   if (!isAbsolute(record.rootPath)) return;
+  // without a sandbox and destination path the root is `/`: not a tree to walk for leftovers
+  if (parse(record.rootPath).root === record.rootPath) {
+    opts.logger.warn(
+      { component: "gc", transferId: id, rootPath: record.rootPath },
+      "part files of a failed transfer into the filesystem root are left in place",
+    );
+    return;
+  }
   try {
-    await removePartFiles(record.rootPath, `.slipstream-${id}.part`);
+    const budget = { entries: MAX_ENTRIES_WALKED };
+    await removePartFiles(record.rootPath, `.slipstream-${id}.part`, budget);
+    if (budget.entries <= 0) {
+      opts.logger.warn(
+        { component: "gc", transferId: id, rootPath: record.rootPath },
+        `stopped looking for part files after ${MAX_ENTRIES_WALKED} directory entries`,
+      );
+    }
   } catch (error) {
     opts.logger.warn(
       { component: "gc", err: error, transferId: id, rootPath: record.rootPath },
@@ -59,8 +74,18 @@ async function removeLeftovers(record: ReceiveTransferView, opts: RecvCollectorO
   }
 }
 
-/** Delete every regular file under `dir` whose name ends with `suffix`; symlinks are not followed. */
-export async function removePartFiles(dir: string, suffix: string): Promise<number> {
+/** a failed transfer's part files are looked for in at most this many directory entries */
+const MAX_ENTRIES_WALKED = 200_000;
+
+/**
+ * Delete every regular file under `dir` whose name ends with `suffix`; symlinks are not followed.
+ * Stops once `budget.entries` directory entries have been looked at.
+ */
+export async function removePartFiles(
+  dir: string,
+  suffix: string,
+  budget: { entries: number } = { entries: Infinity },
+): Promise<number> {
   let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -71,8 +96,9 @@ export async function removePartFiles(dir: string, suffix: string): Promise<numb
   }
   let count = 0;
   for (const entry of entries) {
+    if (--budget.entries < 0) break;
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) count += await removePartFiles(path, suffix);
+    if (entry.isDirectory()) count += await removePartFiles(path, suffix, budget);
     else if (entry.isFile() && entry.name.endsWith(suffix)) {
       await rm(path, { force: true });
       count++;
