@@ -541,8 +541,10 @@ export class ReceiverEndpoint {
       session.connection.counters.packetsInvalid++;
       return false;
     }
-    if (this.pendingWrites + expected > (this.options.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITES))
-      return false;
+    // a duplicate is acknowledged even when the write buffer is full: it costs no memory
+    const duplicate = f!.status !== "receiving" || f!.received.has(frame.offset / t.blockSize);
+    const limit = this.options.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITES;
+    if (!duplicate && this.pendingWrites + expected > limit) return false;
     this.take(session, t, frame);
     return true;
   }
