@@ -16,7 +16,7 @@ import { SlipstreamApiError } from "../../src/client/errors.js";
 import { ManualClock } from "../../src/server/clock.js";
 import { receiveService } from "../../src/server/engine/receive-service.js";
 import { DEFAULT_GC_SETTINGS } from "../../src/server/gc/index.js";
-import { startTestServer, type TestServer } from "./helpers.js";
+import { sendDirectory, startTestServer, type TestServer } from "./helpers.js";
 
 function rejectsWith(code: string, param?: string) {
   return (error: unknown) => {
@@ -190,28 +190,11 @@ describe("garbage collection of both sides after a real transfer", () => {
         transferExpirySeconds: 7200,
         manifestExpirySeconds: 60,
       });
-      const dest = (await api.call("send.createDestination", {
-        destinationAddress: "127.0.0.1",
-        destinationPort: info.receiver.recvPorts[0]!.port,
-        rateControlMethod: "fixed",
-        sendRate: 100_000,
-      })) as { destinationId: string };
-      const manifest = (await api.call("send.createManifest", { fileMappings: [`${src}:files`] })) as {
-        manifestId: string;
-      };
-      await api.call("send.waitForManifest", { manifestId: manifest.manifestId, timeoutSeconds: 10 });
-      const transfer = (await api.call("send.createTransfer", {
-        manifestId: manifest.manifestId,
-        destinationId: dest.destinationId,
-        destinationPath: "drop",
-      })) as { transferId: string };
-      const end = (await api.call("send.waitForTransfer", {
-        transferId: transfer.transferId,
-        timeoutSeconds: 30,
-      })) as { status: string; endTime: number; expiryTime: number | null };
+      const end = await sendDirectory(api, info.receiver.recvPorts[0]!.port, src);
+
       assert.equal(end.status, "complete");
       assert.equal(end.expiryTime, end.endTime + 7200e6);
-      const used = (await api.call("send.getManifest", { manifestId: manifest.manifestId })) as {
+      const used = (await api.call("send.getManifest", { manifestId: end.manifestId })) as {
         expiryTime: number | null;
       };
       assert.equal(used.expiryTime, end.expiryTime, "the manifest lives as long as the transfer using it");
@@ -224,7 +207,7 @@ describe("garbage collection of both sides after a real transfer", () => {
         if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
         received = (await recvAdmin.call("recv.getTransfers", {})) as Received[];
       }
-      assert.equal(received[0]!.transferId, transfer.transferId);
+      assert.equal(received[0]!.transferId, end.transferId);
       assert.equal(received[0]!.expiryTime, received[0]!.endTime + 3600e6);
       recvClock.advanceMs(3601_000);
       recvAdmin.close();
@@ -251,17 +234,17 @@ describe("garbage collection of both sides after a real transfer", () => {
       assert.equal(result.manifests, 1);
       const later = await elevated();
       await assert.rejects(
-        later.call("send.getTransfer", { transferId: transfer.transferId }),
+        later.call("send.getTransfer", { transferId: end.transferId }),
         rejectsWith("NOT_FOUND"),
       );
       await assert.rejects(
-        later.call("send.getManifest", { manifestId: manifest.manifestId }),
+        later.call("send.getManifest", { manifestId: end.manifestId }),
         rejectsWith("NOT_FOUND"),
       );
-      const kept = (await later.call("send.getDestination", { destinationId: dest.destinationId })) as {
+      const kept = (await later.call("send.getDestination", { destinationId: end.destinationId })) as {
         destinationId: string;
       };
-      assert.equal(kept.destinationId, dest.destinationId);
+      assert.equal(kept.destinationId, end.destinationId);
       const log = (await later.call("getEventLog", {
         events: ["send.transferDeleted", "send.manifestDeleted"],
       })) as Record<string, unknown>[];

@@ -62,3 +62,50 @@ export async function eventually(predicate: () => boolean, ms = 3000): Promise<v
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** The part of a Transfer the helpers below read. */
+export interface EndedTransfer {
+  transferId: string;
+  manifestId: string;
+  destinationId: string;
+  status: string;
+  endTime: number;
+  expiryTime: number | null;
+}
+
+/**
+ * Through `api` (an admin client of the sending server): a fixed-rate destination to
+ * 127.0.0.1:`recvPort`, a manifest of `src` mapped to `files`, a transfer into `drop`; waits for
+ * its end (at most 30 s).
+ */
+export async function sendDirectory(
+  api: SlipstreamClient,
+  recvPort: number,
+  src: string,
+): Promise<EndedTransfer> {
+  const dest = (await api.call("send.createDestination", {
+    destinationAddress: "127.0.0.1",
+    destinationPort: recvPort,
+    rateControlMethod: "fixed",
+    sendRate: 100_000,
+  })) as { destinationId: string };
+  const manifest = (await api.call("send.createManifest", { fileMappings: [`${src}:files`] })) as {
+    manifestId: string;
+  };
+  await api.call("send.waitForManifest", { manifestId: manifest.manifestId, timeoutSeconds: 10 });
+  const transfer = (await api.call("send.createTransfer", {
+    manifestId: manifest.manifestId,
+    destinationId: dest.destinationId,
+    destinationPath: "drop",
+  })) as { transferId: string };
+  const end = (await api.call("send.waitForTransfer", {
+    transferId: transfer.transferId,
+    timeoutSeconds: 30,
+  })) as Omit<EndedTransfer, "transferId" | "manifestId" | "destinationId">;
+  return {
+    ...end,
+    transferId: transfer.transferId,
+    manifestId: manifest.manifestId,
+    destinationId: dest.destinationId,
+  };
+}

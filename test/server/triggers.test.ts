@@ -22,7 +22,7 @@ import {
   TriggerService,
   type TriggerSettings,
 } from "../../src/server/triggers/index.js";
-import { eventually, startTestServer } from "../api/helpers.js";
+import { eventually, sendDirectory, startTestServer } from "../api/helpers.js";
 
 interface LogRecord {
   level: string;
@@ -453,29 +453,12 @@ test("recv.transferComplete fires on the receiver after a real loopback transfer
     await writeFile(join(src, "a.txt"), "hello");
     await writeFile(join(src, "b.txt"), "world!");
     const api = await sender.admin();
-    const dest = (await api.call("send.createDestination", {
-      destinationAddress: "127.0.0.1",
-      destinationPort: recvPort,
-      rateControlMethod: "fixed",
-      sendRate: 100_000,
-    })) as { destinationId: string };
-    const manifest = (await api.call("send.createManifest", { fileMappings: [`${src}:files`] })) as {
-      manifestId: string;
-    };
-    await api.call("send.waitForManifest", { manifestId: manifest.manifestId, timeoutSeconds: 10 });
-    const transfer = (await api.call("send.createTransfer", {
-      manifestId: manifest.manifestId,
-      destinationId: dest.destinationId,
-      destinationPath: "drop",
-    })) as { transferId: string };
-    const end = (await api.call("send.waitForTransfer", {
-      transferId: transfer.transferId,
-      timeoutSeconds: 30,
-    })) as { status: string };
+    const end = await sendDirectory(api, recvPort, src);
+
     assert.equal(end.status, "complete");
     await eventually(() => existsSync(out), 5000);
     const [id, source, rootPath, files, bytes, event] = readFileText(out).split("\n");
-    assert.equal(id, transfer.transferId);
+    assert.equal(id, end.transferId);
     assert.match(source ?? "", /^127\.0\.0\.1:\d+$/);
     assert.equal(rootPath, join(base, "recv", "anonymous", "drop"));
     assert.equal(files, "2");
