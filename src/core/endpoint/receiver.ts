@@ -542,15 +542,20 @@ export class ReceiverEndpoint {
       return false;
     }
     // a duplicate is acknowledged even when the write buffer is full: it costs no memory
-    const duplicate = f!.status !== "receiving" || f!.received.has(frame.offset / t.blockSize);
+    const duplicate = this.isDuplicate(t, frame);
     const limit = this.options.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITES;
     if (!duplicate && this.pendingWrites + expected > limit) return false;
-    this.take(session, t, frame);
+    this.take(session, t, frame, duplicate);
     return true;
   }
 
   /** A block of an accepted transfer, acknowledged: write it unless it is a duplicate. */
-  private take(session: RecvSession, t: RecvTransfer, frame: DataFrame): void {
+  private take(
+    session: RecvSession,
+    t: RecvTransfer,
+    frame: DataFrame,
+    duplicate = this.isDuplicate(t, frame),
+  ): void {
     const f = t.files[frame.file]!;
     const block = frame.offset / t.blockSize;
     const counts = this.transferCounts.get(t.id);
@@ -558,7 +563,7 @@ export class ReceiverEndpoint {
       counts.dataPacketsRecv++;
       counts.lastRecvTime = session.connection.counters.lastRecvTime;
     }
-    if (f.status !== "receiving" || f.received.has(block)) {
+    if (duplicate) {
       session.connection.counters.packetsDuplicate++;
       if (counts) counts.blocksDuplicate++;
       return;
@@ -578,6 +583,12 @@ export class ReceiverEndpoint {
       data: frame.data,
     });
     this.maybeVerify(t, frame.file);
+  }
+
+  /** The block is already held, or its file no longer takes blocks. */
+  private isDuplicate(t: RecvTransfer, frame: DataFrame): boolean {
+    const f = t.files[frame.file]!;
+    return f.status !== "receiving" || f.received.has(frame.offset / t.blockSize);
   }
 
   /** Drops (refused, closed) or takes (accepted) the blocks held while the transfer was decided. */

@@ -586,8 +586,9 @@ export class Connection {
 
   private record(now: Micros, p: SentPacket, datagram: Uint8Array): Uint8Array {
     p.size = datagram.length;
+    const pacingRate = p.ackEliciting ? this.pacingRate() : 0;
     if (p.ackEliciting) {
-      p.delivery = this.delivery.onPacketSent(now, p.size, this.sent.bytesInFlight, this.pacingRate());
+      p.delivery = this.delivery.onPacketSent(now, p.size, this.sent.bytesInFlight, pacingRate);
       this.lastAckElicitingSend = now;
     }
     this.sent.onSent(p);
@@ -597,7 +598,7 @@ export class Connection {
     this.counters.lastSendTime = now;
     if (p.ackEliciting) {
       this.controller.onPacketSent(now, p.size, this.sent.bytesInFlight);
-      this.pacer.onSend(now, p.size, this.pacingRate());
+      this.pacer.onSend(now, p.size, pacingRate);
     }
     return datagram;
   }
