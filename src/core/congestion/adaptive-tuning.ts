@@ -27,12 +27,13 @@ export interface AdaptiveTuning {
   startupLossMinPackets: number;
   /**
    * startup ends when the lowest RTT of a round (over at least `startupQueueMinSamples` samples)
-   * exceeds the previous round's lowest by max(startupQueueThreshold × it, queueDelayFloor): the
+   * exceeds the previous round's lowest by max(startupQueueThreshold × it, startupQueueFloor): the
    * bottleneck queue is building. (With the window gain of 2 that queue stays within a BDP, so
    * waiting for whole rounds, which ignores jitter, costs no loss; the delivery rate alone would
    * take three rounds more.)
    */
   startupQueueThreshold: number;
+  startupQueueFloor: Micros;
   startupQueueMinSamples: number;
   /**
    * probe_bw goes back to startup when a probe (the gain > 1 phase) raised the estimate by this
@@ -64,9 +65,13 @@ export interface AdaptiveTuning {
   heavyLossBandwidthFactor: number;
   /**
    * A standing queue: every RTT sample for one min RTT exceeds
-   * minRtt + max(queueDelayThreshold × minRtt, queueDelayFloor). The floor covers ACK delay and
-   * jitter on short paths. A threshold of 1 (a queue of one BDP) is what the 2 × BDP window
-   * already almost prevents: with competing traffic we would sit just below it.
+   * minRtt + max(queueDelayThreshold × minRtt, queueDelayFloor). The floor covers ACK delay
+   * (≤ `maxAckDelay`, 2 ms) and timer jitter. It must stay below the queue a short path can hold:
+   * at 10 ms a one-BDP buffer holds 10 ms, and a floor of 10 ms never saw the queue that an
+   * estimate inflated by ACK jitter kept full (WAN 10 ms / 1 %: 5 % retransmitted; simulator
+   * with 1 ms ACK-path jitter: 0.5 % of packets dropped at the queue, none with 3 ms). A
+   * threshold of 1 (a queue of one BDP) is what the 2 × BDP window already almost prevents:
+   * with competing traffic we would sit just below it.
    */
   queueDelayThreshold: number;
   queueDelayFloor: Micros;
@@ -111,6 +116,7 @@ export const DEFAULT_ADAPTIVE_TUNING: Readonly<AdaptiveTuning> = {
   startupLossFraction: 0.05,
   startupLossMinPackets: 8,
   startupQueueThreshold: 0.25,
+  startupQueueFloor: 10 * MICROS_PER_MS,
   startupQueueMinSamples: 8,
   probeStartupGrowth: 1.15,
   probeBwGains: [1.25, 0.75, 1, 1, 1, 1, 1, 1],
@@ -126,7 +132,7 @@ export const DEFAULT_ADAPTIVE_TUNING: Readonly<AdaptiveTuning> = {
   heavyLossFraction: 0.2,
   heavyLossBandwidthFactor: 0.7,
   queueDelayThreshold: 0.5,
-  queueDelayFloor: 10 * MICROS_PER_MS,
+  queueDelayFloor: 3 * MICROS_PER_MS,
   queueDrainPacingGain: 0.5,
   ownQueueDeliveredFraction: 0.9,
   ownQueueDrainPacingGain: 0.75,

@@ -78,7 +78,7 @@ export class AdaptiveRateController implements RateController {
     this.bandwidth = WindowedFilter.max(t.bandwidthWindowRounds);
     this.aggregation = new AckAggregation(t.bandwidthWindowRounds);
     this.queue = new StandingQueueDetector(t.queueDelayThreshold, t.queueDelayFloor);
-    this.roundRtt = new RoundRtt(t.startupQueueThreshold, t.queueDelayFloor, t.startupQueueMinSamples);
+    this.roundRtt = new RoundRtt(t.startupQueueThreshold, t.startupQueueFloor, t.startupQueueMinSamples);
     this.probe = new UpwardProbe(t.probeStartupGrowth);
     this.drainPacingGain = 1 / t.startupGain;
     this.drainWindowGain = t.startupGain;
