@@ -8,6 +8,9 @@
  *    are those node:crypto produces.
  *  - sendmmsg(2) and UDP GSO on a connected UDP socket: one system call for a batch of
  *    datagrams, where dgram.send makes one call (and one JavaScript request object) per datagram.
+ *  - Batched receives: recvmmsg(2) with UDP GRO on a duplicate of the socket's descriptor,
+ *    polled by libuv, handing JavaScript one buffer per batch instead of one allocation and one
+ *    callback per datagram (dgram's way).
  *  - CRC-32C of unencrypted datagrams with the SSE4.2 instruction where the CPU has it.
  *
  * Every entry point validates its arguments and reports failure by return value; nothing here
@@ -15,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <node_api.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -24,8 +28,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <unistd.h>
+#include <uv.h>
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
 #endif
 
 #define TAG_SIZE 16
@@ -316,6 +325,275 @@ static napi_value send_segments(napi_env env, napi_callback_info info) {
   return send_result(env, sent >= 0 ? (int)b.count : failure_code());
 }
 
+/* ---- batched receive (recvmmsg + UDP GRO) ---- */
+
+#define RECV_MESSAGES 16
+#define RECV_MESSAGE_BYTES 65536
+/*
+ * One poll callback reads until the socket is empty or this much was handed over: the rest waits
+ * for the next loop iteration, so timers and the send batcher's flush (which carries the ACKs)
+ * run between batches instead of after megabytes of them.
+ */
+#define RECV_BUDGET_BYTES (256 * 1024)
+/* per datagram in the meta array: offset, length, family (4|6), port, address as 4 words */
+#define META_WORDS 8
+
+typedef struct {
+  napi_env env;
+  napi_ref on_batch;
+  napi_async_context async;
+  uv_poll_t poll;
+  int fd;
+  int gro;
+  int stopped;
+  uint8_t* scratch;
+  struct mmsghdr messages[RECV_MESSAGES];
+  struct iovec vectors[RECV_MESSAGES];
+  struct sockaddr_storage sources[RECV_MESSAGES];
+  char controls[RECV_MESSAGES][CMSG_SPACE(sizeof(int))];
+} receiver;
+
+static void receiver_closed(uv_handle_t* handle) {
+  receiver* r = handle->data;
+  free(r->scratch);
+  free(r);
+}
+
+static void receiver_stop(receiver* r) {
+  if (r->stopped) return;
+  r->stopped = 1;
+  uv_poll_stop(&r->poll); /* also removes the descriptor from the loop's epoll set */
+  /* closed now, not in the close callback: the port must be free when the socket's close returns */
+  close(r->fd);
+  r->fd = -1;
+  napi_delete_reference(r->env, r->on_batch);
+  napi_async_destroy(r->env, r->async);
+  uv_close((uv_handle_t*)&r->poll, receiver_closed);
+}
+
+static void receiver_cleanup_hook(void* data) { receiver_stop(data); }
+
+static int segment_size(struct msghdr* header) {
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(header); c != NULL; c = CMSG_NXTHDR(header, c)) {
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+      int size;
+      memcpy(&size, CMSG_DATA(c), sizeof(size));
+      return size;
+    }
+  }
+  return 0;
+}
+
+static void write_source(int32_t* meta, const struct sockaddr_storage* source) {
+  memset(meta, 0, 6 * sizeof(int32_t));
+  if (source->ss_family == AF_INET) {
+    const struct sockaddr_in* v4 = (const struct sockaddr_in*)source;
+    meta[0] = 4;
+    meta[1] = ntohs(v4->sin_port);
+    memcpy(&meta[2], &v4->sin_addr, 4);
+  } else if (source->ss_family == AF_INET6) {
+    const struct sockaddr_in6* v6 = (const struct sockaddr_in6*)source;
+    meta[0] = 6;
+    meta[1] = ntohs(v6->sin6_port);
+    memcpy(&meta[2], &v6->sin6_addr, 16);
+  }
+}
+
+/* Calls onBatch(buffer, meta, count) or, for a socket error, onBatch(null, null, -errno). */
+static void receiver_deliver(receiver* r, napi_value buffer, napi_value meta, int32_t count) {
+  napi_env env = r->env;
+  napi_value callback, self, argv[3];
+  if (napi_get_reference_value(env, r->on_batch, &callback) != napi_ok || callback == NULL) return;
+  napi_get_global(env, &self); /* napi_make_callback needs an object as its receiver */
+  argv[0] = buffer;
+  argv[1] = meta;
+  napi_create_int32(env, count, &argv[2]);
+  napi_value ignored;
+  if (napi_make_callback(env, r->async, self, callback, 3, argv, &ignored) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+}
+
+static void receiver_readable(uv_poll_t* handle, int status, int events) {
+  receiver* r = handle->data;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(r->env, &scope) != napi_ok) return;
+  napi_value null_value;
+  napi_get_null(r->env, &null_value);
+  if (status < 0 && !r->stopped) {
+    /*
+     * A pending socket error (e.g. ICMP port unreachable on a connected socket): libuv reports
+     * POLLERR this way and has stopped the poll. Report the error (reading SO_ERROR clears it)
+     * and poll again, as dgram keeps receiving after an 'error' event.
+     */
+    int error = 0;
+    socklen_t length = sizeof(error);
+    if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error != 0)
+      receiver_deliver(r, null_value, null_value, -error);
+    if (!r->stopped) uv_poll_start(&r->poll, UV_READABLE, receiver_readable);
+  }
+  size_t delivered = 0;
+  while (delivered < RECV_BUDGET_BYTES && !r->stopped) {
+    for (int i = 0; i < RECV_MESSAGES; i++) {
+      struct msghdr* h = &r->messages[i].msg_hdr;
+      h->msg_namelen = sizeof(struct sockaddr_storage);
+      h->msg_controllen = sizeof(r->controls[i]);
+      h->msg_flags = 0;
+    }
+    int n;
+    do {
+      n = recvmmsg(r->fd, r->messages, RECV_MESSAGES, MSG_DONTWAIT, NULL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      receiver_deliver(r, null_value, null_value, -errno);
+      continue;
+    }
+    if (n == 0) break;
+    size_t total = 0, datagrams = 0;
+    for (int i = 0; i < n; i++) {
+      size_t length = r->messages[i].msg_len;
+      int segment = r->gro ? segment_size(&r->messages[i].msg_hdr) : 0;
+      total += length;
+      datagrams += segment > 0 && length > 0 ? (length + (size_t)segment - 1) / (size_t)segment : 1;
+    }
+    void* data = NULL;
+    void* meta_data = NULL;
+    napi_value buffer, meta_buffer, meta;
+    if (napi_create_arraybuffer(r->env, total, &data, &buffer) != napi_ok ||
+        napi_create_arraybuffer(r->env, datagrams * META_WORDS * sizeof(int32_t), &meta_data, &meta_buffer) != napi_ok ||
+        napi_create_typedarray(r->env, napi_int32_array, datagrams * META_WORDS, meta_buffer, 0, &meta) != napi_ok)
+      break;
+    int32_t* words = meta_data;
+    size_t offset = 0, d = 0;
+    for (int i = 0; i < n; i++) {
+      size_t length = r->messages[i].msg_len;
+      memcpy((uint8_t*)data + offset, r->vectors[i].iov_base, length);
+      size_t segment = r->gro ? (size_t)segment_size(&r->messages[i].msg_hdr) : 0;
+      if (segment == 0 || segment > length) segment = length;
+      size_t position = 0;
+      do {
+        size_t piece = length - position < segment ? length - position : segment;
+        int32_t* m = &words[d * META_WORDS];
+        m[0] = (int32_t)(offset + position);
+        m[1] = (int32_t)piece;
+        write_source(&m[2], &r->sources[i]);
+        d++;
+        position += piece;
+      } while (position < length);
+      offset += length;
+    }
+    receiver_deliver(r, buffer, meta, (int32_t)d);
+    delivered += total;
+    if (n < RECV_MESSAGES) break;
+  }
+  napi_close_handle_scope(r->env, scope);
+}
+
+/*
+ * recvStart(fd, onBatch(buffer: ArrayBuffer | null, meta: Int32Array | null, count)) -> external
+ * Receives on a duplicate of `fd` (the caller stops its own reads of fd) with recvmmsg, 16
+ * messages per call, each up to 64 KiB: with UDP GRO one message may hold several datagrams of
+ * one size from one source (the last may be shorter), which are split again here. Each batch is
+ * ONE new ArrayBuffer holding the datagrams back to back; meta holds 8 words per datagram
+ * (offset, length, family, port, address). count < 0 reports a socket error (−errno).
+ */
+static napi_value recv_start(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t fd;
+  napi_valuetype type;
+  if (argc < 2 || !get_u32(env, argv[0], &fd) || napi_typeof(env, argv[1], &type) != napi_ok ||
+      type != napi_function)
+    return throw_type(env, "recvStart(fd, onBatch)");
+  uv_loop_t* loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return throw_type(env, "recvStart: no event loop");
+  receiver* r = calloc(1, sizeof(receiver));
+  if (!r) return throw_type(env, "out of memory");
+  r->scratch = malloc((size_t)RECV_MESSAGES * RECV_MESSAGE_BYTES);
+  /* close-on-exec: a child process must not inherit (and keep bound) the socket */
+  r->fd = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+  if (!r->scratch || r->fd < 0) {
+    if (r->fd >= 0) close(r->fd);
+    free(r->scratch);
+    free(r);
+    napi_throw_error(env, NULL, "recvStart: cannot set up the receiver");
+    return NULL;
+  }
+  int one = 1;
+  r->gro = setsockopt(r->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+  for (int i = 0; i < RECV_MESSAGES; i++) {
+    r->vectors[i].iov_base = r->scratch + (size_t)i * RECV_MESSAGE_BYTES;
+    r->vectors[i].iov_len = RECV_MESSAGE_BYTES;
+    struct msghdr* h = &r->messages[i].msg_hdr;
+    h->msg_iov = &r->vectors[i];
+    h->msg_iovlen = 1;
+    h->msg_name = &r->sources[i];
+    h->msg_control = r->controls[i];
+  }
+  r->env = env;
+  napi_value name;
+  napi_create_string_utf8(env, "slipstream:udp-receive", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_reference(env, argv[1], 1, &r->on_batch) != napi_ok ||
+      napi_async_init(env, NULL, name, &r->async) != napi_ok || uv_poll_init_socket(loop, &r->poll, r->fd) != 0) {
+    close(r->fd);
+    free(r->scratch);
+    free(r);
+    napi_throw_error(env, NULL, "recvStart: cannot poll the socket");
+    return NULL;
+  }
+  r->poll.data = r;
+  uv_poll_start(&r->poll, UV_READABLE, receiver_readable);
+  napi_add_env_cleanup_hook(env, receiver_cleanup_hook, r);
+  napi_value result;
+  napi_create_external(env, r, NULL, NULL, &result);
+  return result;
+}
+
+/* recvStop(handle): stops polling and closes the duplicate descriptor; safe to call twice */
+static napi_value recv_stop(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void* data = NULL;
+  napi_valuetype type;
+  if (argc < 1 || napi_typeof(env, argv[0], &type) != napi_ok || type != napi_external ||
+      napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL)
+    return throw_type(env, "recvStop(handle)");
+  receiver* r = data;
+  if (!r->stopped) {
+    napi_remove_env_cleanup_hook(env, receiver_cleanup_hook, r);
+    receiver_stop(r);
+  }
+  return NULL;
+}
+
+/* addressText(meta, index): the source at meta[index..index+6) (family, port, address) as text */
+static napi_value address_text(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_typedarray_type type;
+  size_t count, offset;
+  void* base;
+  napi_value arraybuffer;
+  uint32_t index;
+  if (argc < 2 || napi_get_typedarray_info(env, argv[0], &type, &count, &base, &arraybuffer, &offset) != napi_ok ||
+      type != napi_int32_array || !get_u32(env, argv[1], &index) || (size_t)index + 6 > count)
+    return throw_type(env, "addressText(meta, index)");
+  int32_t* m = (int32_t*)base + index;
+  char text[INET6_ADDRSTRLEN];
+  const char* ok = m[0] == 4 ? inet_ntop(AF_INET, &m[2], text, sizeof(text))
+                   : m[0] == 6 ? inet_ntop(AF_INET6, &m[2], text, sizeof(text))
+                               : NULL;
+  napi_value result;
+  napi_create_string_utf8(env, ok ? text : "", NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
 /* ---- CRC-32C (Castagnoli) ---- */
 
 static uint32_t crc_table[256];
@@ -385,6 +663,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"aeadOpen", NULL, aead_open, NULL, NULL, NULL, napi_default, NULL},
       {"sendBatch", NULL, send_batch, NULL, NULL, NULL, napi_default, NULL},
       {"sendSegments", NULL, send_segments, NULL, NULL, NULL, napi_default, NULL},
+      {"recvStart", NULL, recv_start, NULL, NULL, NULL, napi_default, NULL},
+      {"recvStop", NULL, recv_stop, NULL, NULL, NULL, napi_default, NULL},
+      {"addressText", NULL, address_text, NULL, NULL, NULL, napi_default, NULL},
       {"crc32c", NULL, crc32c, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties);

@@ -2,7 +2,8 @@ import dgram from "node:dgram";
 import dns from "node:dns";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { nativeUdp } from "../native/addon.js";
+import { nativeUdp, nativeUdpReceive } from "../native/addon.js";
+import { NativeReceiver } from "./native-receiver.js";
 import { SendBatcher, socketFd } from "./send-batcher.js";
 
 /** An IP address and UDP port. `dgram`'s RemoteInfo satisfies it. */
@@ -94,6 +95,7 @@ export class UdpSocket {
 
   private handler: DatagramHandler | null = null;
   private readonly batcher: SendBatcher | null;
+  private readonly nativeReceiver: NativeReceiver | null;
   private readonly family: 4 | 6;
   private closed = false;
   private readonly maxQueuedSends: number;
@@ -141,12 +143,29 @@ export class UdpSocket {
       bufferWarning("receive", options.recvBufferSize, this.grantedRecvBufferSize, "net.core.rmem_max"),
       bufferWarning("send", options.sendBufferSize, this.grantedSendBufferSize, "net.core.wmem_max"),
     ].filter((w): w is string => w !== null);
-    socket.on("message", (data, from) => {
+    const deliver = (data: Buffer, from: UdpEndpoint): void => {
       this.counters.datagramsReceived++;
       this.counters.bytesReceived += data.length;
       this.handler?.(data, from);
-    });
+    };
+    socket.on("message", deliver);
     socket.on("error", (error) => this.countError(error, "receive"));
+    this.nativeReceiver = NativeReceiver.start(
+      nativeUdpReceive,
+      socket,
+      fd,
+      this.remoteAddress,
+      deliver,
+      (code) => {
+        this.counters.receiveErrors++;
+        this.counters.lastErrorCode = code;
+      },
+    );
+  }
+
+  /** whether datagrams arrive through the addon's batched receive or dgram's events */
+  get receivePath(): "dgram" | "recvmmsg" {
+    return this.nativeReceiver ? "recvmmsg" : "dgram";
   }
 
   static async open(options: UdpSocketOptions): Promise<UdpSocket> {
@@ -241,6 +260,7 @@ export class UdpSocket {
     this.batcher?.flush();
     this.closed = true;
     this.handler = null;
+    this.nativeReceiver?.stop();
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 

@@ -1,7 +1,7 @@
 /**
  * The optional native addon (`native/slipstream_native.c`, built by `npm ci` through node-gyp):
  * AEAD on a reusable OpenSSL context (Node's own OpenSSL), batched UDP sends (sendmmsg, UDP
- * GSO) and CRC-32C. Everything that uses it has a pure-Node fallback, so a machine without a compiler still
+ * GSO), batched receives (recvmmsg, UDP GRO) and CRC-32C. Everything that uses it has a pure-Node fallback, so a machine without a compiler still
  * works, only slower (docs/benchmarks.md, "Native fast path"). A leaf module: it imports nothing
  * of the project; the core uses only the AEAD and checksum functions, the io layer only the sends.
  *
@@ -59,6 +59,24 @@ export interface NativeUdp {
   ): number;
 }
 
+/** A native receive loop on a socket; opaque to JavaScript. */
+export type NativeReceiveHandle = { readonly __nativeReceiveHandle: unique symbol };
+
+/**
+ * One batch: the datagrams back to back in `buffer`, and 8 words each in `meta` (offset, length,
+ * family 4|6, port, address as 4 words); or (null, null, −errno) for a socket error.
+ */
+export type NativeBatchHandler = (buffer: ArrayBuffer | null, meta: Int32Array | null, count: number) => void;
+
+export interface NativeUdpReceive {
+  /** recvmmsg with UDP GRO on a duplicate of fd, polled by libuv (the caller stops its own reads) */
+  recvStart(fd: number, onBatch: NativeBatchHandler): NativeReceiveHandle;
+  /** stops polling and closes the duplicate; safe to call twice */
+  recvStop(handle: NativeReceiveHandle): void;
+  /** meta[index, index + 6) (family, port, address words) as an address text, as dgram gives it */
+  addressText(meta: Int32Array, index: number): string;
+}
+
 export interface NativeChecksum {
   /** CRC-32C of buf[start, end), unsigned */
   crc32c(buf: Uint8Array, start: number, end: number): number;
@@ -99,3 +117,9 @@ export const nativeChecksum: NativeChecksum | null = addon;
 
 /** The addon's batched sends (Linux only), or null. */
 export const nativeUdp: NativeUdp | null = addon && process.platform === "linux" ? addon : null;
+
+/** The addon's batched receives (Linux only), or null (also for an addon built before they existed). */
+export const nativeUdpReceive: NativeUdpReceive | null =
+  nativeUdp && typeof Reflect.get(nativeUdp, "recvStart") === "function"
+    ? (nativeUdp as unknown as NativeUdpReceive)
+    : null;
