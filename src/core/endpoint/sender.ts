@@ -185,8 +185,9 @@ export class SenderEndpoint implements ConnectionHandler {
   }
 
   reconfigure(patch: Parameters<Connection["reconfigure"]>[0]): void {
-    Object.assign(this.options.config, patch);
+    // The connection compares with its config, which may be this same object: tell it first.
     this.connection?.reconfigure(patch);
+    Object.assign(this.options.config, patch);
   }
 
   close(now: Micros, reason = "sender closed"): void {
