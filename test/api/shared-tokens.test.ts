@@ -175,6 +175,12 @@ describe("shared tokens", () => {
     const files = await link.call("send.getManifestFiles", { manifestId });
     assert.deepEqual(files.fileMappings.map((f) => f.destPath).sort(), ["shared/a.bin", "shared/sub/b.txt"]);
 
+    // the link carries only the token: getManifests is how its holder learns the manifestId
+    assert.deepEqual(
+      (await link.call("send.getManifests", {})).map((x) => x.manifestId),
+      [manifestId],
+    );
+    assert.deepEqual(await link.call("send.getManifests", { status: "error" }), []);
     const other = await completeManifest(admin, "/other.txt");
     await assert.rejects(link.call("send.getManifest", { manifestId: other }), rejectsWith("NOT_FOUND"));
     await assert.rejects(link.call("send.getManifestFiles", { manifestId: other }), rejectsWith("NOT_FOUND"));
@@ -186,7 +192,6 @@ describe("shared tokens", () => {
       ["superuser", {}],
       ["createAPIToken", {}],
       ["send.createManifest", { fileMappings: ["/pub"] }],
-      ["send.getManifests", {}],
       ["send.waitForManifest", { manifestId }],
       ["send.deleteManifest", { manifestId }],
       ["send.createSharedToken", { manifestId }],

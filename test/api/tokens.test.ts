@@ -7,6 +7,7 @@ import type { Token } from "../../src/api/schema/token-methods.js";
 import type { SlipstreamClient } from "../../src/client/client.js";
 import { SlipstreamApiError } from "../../src/client/errors.js";
 import { ManualClock } from "../../src/server/clock.js";
+import { tokenAdmission } from "../../src/server/recv/admission.js";
 import { apiTokensOf, verifyReceiveToken } from "../../src/server/tokens/index.js";
 import { startTestServer, temporaryDir, type TestServer } from "./helpers.js";
 
@@ -233,6 +234,8 @@ describe("API tokens", () => {
     assert.equal(grant.user, "admin");
     assert.equal(grant.path, "/drop/acme");
     assert.deepEqual([...(grant.view.roots ?? new Map()).values()], [join(root, "drop", "acme")]);
+    // a transfer admitted by it is written as its owner, rooted at the token's path (server.md §15)
+    assert.deepEqual(tokenAdmission(grant), { user: "admin", root: join(root, "drop", "acme") });
     const refused = async (token: string, password: string | null, pattern: RegExp) => {
       const result = await verifyReceiveToken(state, token, password);
       assert.ok("code" in result, "expected a refusal");

@@ -10,7 +10,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { planCopy, parseRemote } from "../../src/cli/commands/cp.js";
+import { parseLink, planCopy, parseRemote, routeCopy } from "../../src/cli/commands/cp.js";
+import { CliExit } from "../../src/cli/exit.js";
 import { progressLine } from "../../src/cli/progress.js";
 import { readAdminPassword } from "../../src/client/credentials.js";
 import { CLI, launch, stop } from "../server/send/processes.js";
@@ -22,6 +23,9 @@ function cli(args: string[], env: Record<string, string> = {}) {
     );
   });
 }
+
+/** cp pins remote certificates in ~/.slipstream/known_hosts: each test gets a home of its own. */
+const home = (base: string) => ({ HOME: base });
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -39,17 +43,20 @@ test("cp copies a directory to a receiver with an embedded server; status shows 
     const a = randomBytes(2 * 1024 * 1024);
     await writeFile(join(base, "src", "dir", "a.bin"), a);
     await writeFile(join(base, "src", "dir", "sub", "b.txt"), "bee");
-    const copy = await cli([
-      "cp",
-      "-r",
-      "--state-dir",
-      join(base, "no-server-here"),
-      "--remote-api-port",
-      String(receiver.apiPort),
-      "--json",
-      join(base, "src", "dir"),
-      `127.0.0.1:${receiver.recvPort}:backup/dir`,
-    ]);
+    const copy = await cli(
+      [
+        "cp",
+        "-r",
+        "--state-dir",
+        join(base, "no-server-here"),
+        "--remote-api-port",
+        String(receiver.apiPort),
+        "--json",
+        join(base, "src", "dir"),
+        `127.0.0.1:${receiver.recvPort}:backup/dir`,
+      ],
+      home(base),
+    );
     assert.equal(copy.code, 0, copy.stderr);
     assert.match(copy.stderr, /done: /);
     const final = JSON.parse(copy.stdout) as { status: string; totalFiles: number };
@@ -62,22 +69,25 @@ test("cp copies a directory to a receiver with an embedded server; status shows 
     const sender = await launch(join(base, "send"), ["--recv-port", "0"]);
     try {
       await writeFile(join(base, "big"), randomBytes(8 * 1024 * 1024));
-      const detached = await cli([
-        "cp",
-        "--state-dir",
-        sender.stateDir,
-        "--port",
-        String(receiver.recvPort),
-        "--rate-control",
-        "fixed",
-        "--rate",
-        "8000",
-        "--remote-api-port",
-        String(receiver.apiPort),
-        "--detach",
-        join(base, "big"),
-        "127.0.0.1:slow/",
-      ]);
+      const detached = await cli(
+        [
+          "cp",
+          "--state-dir",
+          sender.stateDir,
+          "--port",
+          String(receiver.recvPort),
+          "--rate-control",
+          "fixed",
+          "--rate",
+          "8000",
+          "--remote-api-port",
+          String(receiver.apiPort),
+          "--detach",
+          join(base, "big"),
+          "127.0.0.1:slow/",
+        ],
+        home(base),
+      );
       assert.equal(detached.code, 0, detached.stderr);
       const transferId = detached.stdout.trim();
       assert.match(transferId, /^[0-9a-f]{32}$/);
@@ -104,7 +114,7 @@ test("cp copies a directory to a receiver with an embedded server; status shows 
   }
 });
 
-test("cp user@host: an upload token made on the receiver for the copy, used and deleted", async () => {
+test("cp user@host: an upload token made on the receiver for the copy, used and deleted; --remote-token paths are below the token's", async () => {
   const base = await mkdtemp(join(tmpdir(), "slipstream-cp-"));
   // no --recv-allow-anonymous: only a transfer carrying a valid receive token may write
   const receiver = await launch(join(base, "recv"), [
@@ -127,7 +137,7 @@ test("cp user@host: an upload token made on the receiver for the copy, used and 
         join(base, "f.bin"),
         `admin@127.0.0.1:${receiver.recvPort}:inbox/f.bin`,
       ],
-      { SLIPSTREAM_REMOTE_PASSWORD: password },
+      { ...home(base), SLIPSTREAM_REMOTE_PASSWORD: password },
     );
     assert.equal(copy.code, 0, copy.stderr);
     assert.equal(sha(await readFile(join(base, "sandbox", "admin", "inbox", "f.bin"))), sha(data));
@@ -135,17 +145,53 @@ test("cp user@host: an upload token made on the receiver for the copy, used and 
     const tokens = (await receiver.api.call("getAPITokens", { includeExpired: true })) as unknown[];
     assert.equal(tokens.length, 0);
     // without a token the same receiver refuses (anonymous is off)
-    const refused = await cli([
-      "cp",
-      "--state-dir",
-      join(base, "no-server-here"),
-      "--remote-api-port",
-      String(receiver.apiPort),
-      join(base, "f.bin"),
-      `127.0.0.1:${receiver.recvPort}:inbox/g.bin`,
-    ]);
+    const refused = await cli(
+      [
+        "cp",
+        "--state-dir",
+        join(base, "no-server-here"),
+        "--remote-api-port",
+        String(receiver.apiPort),
+        join(base, "f.bin"),
+        `127.0.0.1:${receiver.recvPort}:inbox/g.bin`,
+      ],
+      home(base),
+    );
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /anonymous|RECEIVER_REFUSED|NOT_AUTHORIZED/);
+
+    // --remote-token: `host:path` is relative to the token's path (server.md §15, §18)
+    await receiver.api.call("mkdir", { path: "/drop/acme", parents: true });
+    const { token } = (await receiver.api.call("createAPIToken", {
+      permissions: ["upload"],
+      path: "/drop/acme",
+    })) as { token: string };
+    const viaToken = (target: string) =>
+      cli(
+        [
+          "cp",
+          "--state-dir",
+          join(base, "no-server-here"),
+          "--remote-api-port",
+          String(receiver.apiPort),
+          `--remote-token=${token}`,
+          join(base, "f.bin"),
+          `127.0.0.1:${receiver.recvPort}:${target}`,
+        ],
+        home(base),
+      );
+    for (const [target, landed] of [
+      ["/", "f.bin"],
+      ["2024/report.bin", "2024/report.bin"],
+    ]) {
+      const copied = await viaToken(target!);
+      assert.equal(copied.code, 0, copied.stderr);
+      const written = join(base, "sandbox", "admin", "drop", "acme", landed!);
+      assert.equal(sha(await readFile(written)), sha(data), target);
+    }
+    const escape = await viaToken("../out/");
+    assert.equal(escape.code, 1);
+    assert.match(escape.stderr, /\.\./);
   } finally {
     await stop(receiver);
     await rm(base, { recursive: true, force: true });
@@ -163,7 +209,7 @@ test("cp refuses bad operands with usage errors", async () => {
     assert.match(noR.stderr, /-r/);
     const local = await cli(["cp", dir, join(dir, "elsewhere")]);
     assert.equal(local.code, 2);
-    assert.match(local.stderr, /TARGET must be host:path/);
+    assert.match(local.stderr, /SOURCE or TARGET must be a server \(host:path\).*both are local/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -176,6 +222,46 @@ test("operand parsing and scp naming", async () => {
   assert.equal(parseRemote("h:99999:x"), null);
   assert.equal(parseRemote("./a:b"), null);
   assert.equal(parseRemote("/abs/a:b"), null);
+  assert.deepEqual(parseLink("slipstream://h.example:9000/download?token=abc", 8886), {
+    host: "h.example",
+    port: 9000,
+    token: "abc",
+  });
+  assert.deepEqual(parseLink("slipstream://[::1]/download?token=t", 8886), {
+    host: "::1",
+    port: 8886,
+    token: "t",
+  });
+  assert.equal(parseLink("h:download", 8886), null);
+  const usage = (error: unknown) => error instanceof CliExit && error.status === 2;
+  assert.throws(() => parseLink("slipstream://h/download", 8886), usage);
+
+  assert.equal(routeCopy(["a", "b", "h:x/"], 8886).direction, "upload");
+  assert.deepEqual(routeCopy(["u@h:a", "u@h:/b/", "./d/"], 8886), {
+    direction: "download",
+    server: { user: "u", host: "h" },
+    sources: [
+      { path: "/a", operand: "u@h:a" },
+      { path: "/b", operand: "u@h:/b/" },
+    ],
+    target: "./d/",
+  });
+  const both = routeCopy(["h:a", "g:9000:b"], 8886);
+  assert.equal(both.direction, "remote-to-remote");
+  assert.equal(routeCopy(["slipstream://h/download?token=t", "in/"], 8886).direction, "link");
+  for (const bad of [
+    ["only"],
+    ["h:a", "g:b", "x"], // sources on two servers
+    ["h:a", "./local", "x"], // local and remote sources
+    ["h:9000:a", "x"], // a UDP port in a SOURCE
+    ["x", "slipstream://h/download?token=t"], // a link as TARGET
+    ["slipstream://h/download?token=t", "h:in/"], // a link to a server
+    ["slipstream://h/download?token=t", "y", "x"], // a link and more
+    ["a", "b"], // both local
+  ]) {
+    assert.throws(() => routeCopy(bad, 8886), usage, bad.join(" "));
+  }
+
   const dir = await mkdtemp(join(tmpdir(), "slipstream-cp-"));
   try {
     await writeFile(join(dir, "f"), "x");

@@ -86,7 +86,10 @@ export function registerSendMethods(registry: MethodRegistry, send: SendService)
   registry.add(m.getManifestMethod, (p, ctx) =>
     manifests.view(manifests.get(manifestReader(ctx, p.manifestId), p.manifestId)),
   );
-  registry.add(m.getManifestsMethod, (p, ctx) => manifests.list(caller(ctx), p));
+  registry.add(m.getManifestsMethod, (p, ctx) => {
+    const token = sharedToken(ctx);
+    return token === null || shared === null ? manifests.list(caller(ctx), p) : shared.manifests(token, p);
+  });
   registry.add(m.getManifestFilesMethod, (p, ctx) =>
     manifests.files(manifestReader(ctx, p.manifestId), p.manifestId, p.offset, p.limit),
   );

@@ -35,7 +35,9 @@ export const ReceiveTransferSchema = structure(
     packetsRecv: count.describe("DATA datagrams for this transfer"),
     packetsSent: count.describe("datagrams sent on its sessions while they carried it"),
     receivingUser: z.string().describe("user whose sandbox the files are written in (anonymous if none)"),
-    rootPath: z.string().describe("absolute local directory: sandbox root + destinationPath"),
+    rootPath: z
+      .string()
+      .describe("absolute local directory: sandbox root (+ the receiveToken's path) + destinationPath"),
     snapshotTime: TimestampSchema,
     sourceIP: z.string().describe("sender's address"),
     sourcePort: z.number().int().describe("sender's UDP port"),

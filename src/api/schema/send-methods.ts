@@ -201,8 +201,9 @@ export const getManifestsMethod = defineMethod({
   name: "send.getManifests",
   section: MANIFEST,
   access: "session",
-  tokenPermissions: ["download"],
-  summary: "The caller's manifests (superuser: anyone's), in creation order.",
+  tokenPermissions: DOWNLOAD_OR_SHARED,
+  summary:
+    "The caller's manifests (superuser: anyone's), in creation order. A shared-token session gets its shared manifest, which is how the holder of a link learns its manifestId.",
   params: params({
     status: statusFilter(ManifestStatusSchema),
     owner: ownerParam,
@@ -257,7 +258,13 @@ export const createTransferMethod = defineMethod({
   params: params({
     manifestId: IdSchema,
     destinationId: IdSchema,
-    destinationPath: z.string().max(4096).default("").describe("receiver directory under its sandbox root"),
+    destinationPath: z
+      .string()
+      .max(4096)
+      .default("")
+      .describe(
+        "receiver directory under its sandbox root, or under the receiveToken's path when one is given",
+      ),
     priority: z.number().int().min(0).max(65535).default(100).describe("lower leaves the queue first"),
     checkpointFrequencySeconds: z
       .number()
@@ -267,7 +274,9 @@ export const createTransferMethod = defineMethod({
       .optional()
       .describe("default: server --checkpoint-frequency; 0/null = off"),
     overwrite: OverwriteSchema.default("always"),
-    receiveToken: IdSchema.nullable().default(null).describe("upload token of the receiving server"),
+    receiveToken: IdSchema.nullable()
+      .default(null)
+      .describe("upload token of the receiving server: files are written as its owner, below its path"),
     receiveTokenPassword: z.string().nullable().default(null),
     userData: UserDataSchema.default({}),
   }),

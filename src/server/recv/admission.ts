@@ -1,10 +1,12 @@
 /**
  * Who an incoming session and transfer belong to (api.md §4, §5.14; server.md §10, §15): the
- * allow-list decides which sender keys get a session, the key's bound user (else `anonymous`)
- * is the receiving user, and that user's sandbox root is where the files go.
+ * allow-list decides which sender keys get a session; the owner of a valid receive token, else
+ * the key's bound user, else `anonymous` is the receiving user; the files go below that user's
+ * sandbox root, or for a token below the token's path in it.
  */
 import type { SandboxView } from "../sandbox.js";
 import type { ServerState } from "../server-state.js";
+import type { ReceiveTokenGrant, ReceiveTokenRefusal } from "../tokens/index.js";
 import { ANONYMOUS_USER } from "./recv-records.js";
 import type { AuthorizedClients } from "./authorized-clients.js";
 
@@ -73,6 +75,18 @@ function rootOf(state: ServerState, user: string): TransferAdmission {
     return { code: "RECEIVER_REFUSED", message: `the sandbox of ${user}: ${(error as Error).message}` };
   }
   return rootOfView(view, user);
+}
+
+/**
+ * A transfer admitted by its receive token (server.md §15): written as the token's owner with
+ * the token's path as its root, i.e. the owner's sandbox root joined with that path (`grant.view`
+ * is the owner's view narrowed to it). The transfer's `destinationPath` is relative to that
+ * root, and the receiver refuses any destinationPath or destPath leaving it (`..`, symbolic
+ * links), so a token never reaches the rest of the owner's sandbox.
+ */
+export function tokenAdmission(grant: ReceiveTokenGrant | ReceiveTokenRefusal): TransferAdmission {
+  if ("code" in grant) return grant;
+  return rootOfView(grant.view, grant.user);
 }
 
 /** Where `user`'s received files go in `view` (their sandbox, or a token's part of it). */

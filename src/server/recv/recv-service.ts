@@ -16,8 +16,8 @@ import {
 } from "../../io/drivers/udp-receiver.js";
 import { ServiceError } from "../errors.js";
 import type { ServerState } from "../server-state.js";
-import { admitFor, judgeKey, rootOfView, type Refusal, type TransferAdmission } from "./admission.js";
-import { type ReceiveTokenGrant, type ReceiveTokenRefusal, verifyReceiveToken } from "../tokens/index.js";
+import { admitFor, judgeKey, tokenAdmission, type Refusal, type TransferAdmission } from "./admission.js";
+import { verifyReceiveToken } from "../tokens/index.js";
 import { AuthorizedClients } from "./authorized-clients.js";
 import { RecvRecords } from "./recv-records-service.js";
 import { RecvStore } from "./recv-store.js";
@@ -232,41 +232,14 @@ export class RecvService {
   ): AdmitDecision | Promise<AdmitDecision> {
     const key = peer?.publicKey ?? null;
     const live = this.sessions.get(session);
-    // a receive token (only ever on an encrypted session) writes as its owner, inside its path
+    // a receive token (only ever on an encrypted session) writes as its owner, below its path
     const token = transfer.receiveToken;
     if (token) {
       return verifyReceiveToken(this.state, token.token, token.password).then((grant) =>
-        this.decide(
-          receiver,
-          transfer,
-          peer,
-          live,
-          key,
-          this.tokenAdmission(grant, transfer.destinationPath),
-        ),
+        this.decide(receiver, transfer, peer, live, key, tokenAdmission(grant)),
       );
     }
     return this.decide(receiver, transfer, peer, live, key, admitFor(this.state, this.clients, key));
-  }
-
-  /**
-   * A valid receive token writes as its owner, under the owner's sandbox root like any transfer,
-   * but only inside the token's path: `destinationPath` must lie within it.
-   */
-  private tokenAdmission(
-    grant: ReceiveTokenGrant | ReceiveTokenRefusal,
-    destinationPath: string,
-  ): TransferAdmission {
-    if ("code" in grant) return grant;
-    const within = grant.path.split("/").filter(Boolean);
-    const target = destinationPath.split("/").filter((s) => s !== "" && s !== ".");
-    if (within.some((segment, i) => target[i] !== segment)) {
-      return {
-        code: "RECEIVER_REFUSED",
-        message: `the receive token is confined to ${grant.path}; destinationPath /${target.join("/")} is outside it`,
-      };
-    }
-    return rootOfView(this.state.sandbox.viewFor(grant.user), grant.user);
   }
 
   private decide(

@@ -5,6 +5,7 @@
  */
 import { ServiceError } from "../errors.js";
 import { canSee, type Caller, ownerFilter, ownershipOf, page } from "../send/caller.js";
+import type { ManifestView } from "../send/manifest-service.js";
 import type { UserData } from "../send/records.js";
 import type { SendService } from "../send/send-service.js";
 import type { CreateTransferParams, TransferView } from "../send/transfer-service.js";
@@ -99,6 +100,20 @@ export class SharedDownloads {
       token: manifest.ownerToken,
       sessionId: session.sessionId,
     };
+  }
+
+  /**
+   * `send.getManifests` of a shared-token session: the one manifest its token offers (the link
+   * carries only the token, so this is how its holder finds the manifestId).
+   */
+  manifests(
+    sharedToken: string,
+    filter: { status?: string[]; offset: number; limit: number },
+  ): ManifestView[] {
+    const record = this.tokens.find(sharedToken);
+    const manifest = record && this.send.manifests.manifests.get(record.manifestId);
+    if (manifest === undefined || (filter.status && !filter.status.includes(manifest.status))) return [];
+    return page([manifest], filter.offset, filter.limit).map((m) => this.send.manifests.view(m));
   }
 
   /**
