@@ -23,6 +23,8 @@ export interface LocalServerOptions {
   user?: string;
   embedded: boolean;
   recvPort: number;
+  /** an embedded server sends and receives unencrypted (`--cipher none --min-cipher none`) */
+  unencrypted?: boolean;
 }
 
 export interface LocalServer {
@@ -50,7 +52,14 @@ export async function connectLocalServer(o: LocalServerOptions, command: string)
     }
   }
   const handle = await startServer(
-    { ephemeral: true, apiHost: "127.0.0.1", apiPort: 0, recvPorts: [o.recvPort], logLevel: "error" },
+    {
+      ephemeral: true,
+      apiHost: "127.0.0.1",
+      apiPort: 0,
+      recvPorts: [o.recvPort],
+      logLevel: "error",
+      ...(o.unencrypted ? { cipher: "none", minCipher: "none" } : {}),
+    },
     { extensions: [receiveService(), sendExtension()], logger: silentLogger() },
   );
   const embedded = new SlipstreamClient({ host: "127.0.0.1", port: handle.apiPort, knownHostsFile: null });

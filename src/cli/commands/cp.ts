@@ -11,6 +11,7 @@ import { Cleanups } from "./cp/cleanups.js";
 import { runDownload, runLinkDownload, runRemoteToRemote } from "./cp/download.js";
 import { routeCopy } from "./cp/operands.js";
 import type { CpOptions } from "./cp/options.js";
+import { checkSendingOptions, parseRelay } from "./cp/sending.js";
 import type { CopyRun } from "./cp/transfer.js";
 import { runUpload } from "./cp/upload.js";
 
@@ -18,6 +19,7 @@ export { parseLink, parseRemote, planCopy, routeCopy, type RemoteTarget } from "
 
 async function runCp(operands: string[], o: CpOptions): Promise<void> {
   const route = routeCopy(operands, o.remoteApiPort);
+  checkSendingOptions(route, o);
   const run: CopyRun = { cleanups: new Cleanups(), transfer: null };
   // Ctrl-C: cancel the transfer, delete the tokens cp made, exit 130
   const onInterrupt = () => {
@@ -104,11 +106,20 @@ export function registerCpCommand(program: Command): void {
       "API token on the remote: upload on a receiving remote, download on a sending one (password: SLIPSTREAM_TOKEN_PASSWORD)",
     )
     .option("--public-key <key>", "the receiver's public key (default: fetched from its API)")
+    .option(
+      "--no-encryption",
+      "send unencrypted: needs a sending server with --cipher none --min-cipher none (an embedded one is started so) and a receiver with --min-cipher none; not with user@ or --remote-token on the receiving side, nor into a local path",
+    )
     .option("--fingerprint <hex>", "pin the remote API certificate")
     .option("--rate-control <m>", "rateControlMethod of a new destination: fixed, adaptive, fair, background")
     .option("--rate <kbps>", "sendRate (kbps; M/G suffixes)", kbps)
     .option("--rate-min <kbps>", "sendRateMin", kbps)
     .option("--rate-max <kbps>", "sendRateMax", kbps)
+    .option(
+      "--relay <host[:port]>",
+      'sender-side relay of the destination (port default 8887; "" sends directly; default: the sending server\'s)',
+      parseRelay,
+    )
     .option("--priority <n>", "transfer priority (lower first)", integer(0, 65535), 100)
     .option("--checkpoint <s>", "checkpointFrequencySeconds", integer(0, 86400))
     .option("--overwrite <o>", "always, never or differs", "always")

@@ -1,3 +1,9 @@
+/** `--relay`: the sender-side relay (host "" = send directly); port null = the default 8887. */
+export interface RelayChoice {
+  host: string;
+  port: number | null;
+}
+
 /** The options of `slipstream cp` (server.md §5), as commander hands them over. */
 export interface CpOptions {
   recursive?: boolean;
@@ -10,6 +16,9 @@ export interface CpOptions {
   rate?: number;
   rateMin?: number;
   rateMax?: number;
+  relay?: RelayChoice;
+  /** false with --no-encryption */
+  encryption: boolean;
   priority: number;
   checkpoint?: number;
   overwrite: string;

@@ -10,6 +10,7 @@ import { promptHidden } from "../../prompt.js";
 import type { Cleanups } from "./cleanups.js";
 import type { CpOptions } from "./options.js";
 import type { RemoteTarget } from "./operands.js";
+import { relayed } from "./sending.js";
 
 /** A client for a remote API, with the certificate pinned on first use (or to --fingerprint). */
 export function remoteClient(host: string, port: number, o: CpOptions): SlipstreamClient {
@@ -112,8 +113,9 @@ export interface ReceivingGrant {
 
 /**
  * What a receiving remote needs from cp (server.md §5, first row): its public key (from its
- * public getServerInfo, unless --public-key gives it); with `token` (--remote-token) that token
- * as the receive token, `destinationPath` (the operand's path) being relative to its path; for
+ * public getServerInfo, unless --public-key gives it; none with --no-encryption); with `token`
+ * (--remote-token) that token as the receive token, `destinationPath` (the operand's path) being
+ * relative to its path, and the key only for a --relay copy, which needs it; for
  * `user@host` a 24-hour API token with `upload` confined to the target directory
  * `destinationPath`, made for this copy and deleted by `cleanups` after it.
  */
@@ -126,15 +128,19 @@ export async function receivingGrant(
   cleanups: Cleanups,
 ): Promise<ReceivingGrant> {
   const none: ReceivingGrant = { publicKey: o.publicKey ?? null, token: null, destinationPath };
-  if (token !== undefined) {
-    return { ...none, token: { token, password: process.env.SLIPSTREAM_TOKEN_PASSWORD ?? null } };
-  }
-  if (target.user === null && o.publicKey !== undefined) return none;
+  // an unencrypted session needs no key (user@ and tokens were refused with --no-encryption)
+  if (!o.encryption) return none;
   const client = remoteClient(target.host, apiPort, o);
   cleanups.add(() => closeRemote(client));
-  const info = await reaching(client, () => client.call("getServerInfo", {}));
-  const publicKey = o.publicKey ?? info.publicKey;
-  if (target.user === null) return { ...none, publicKey };
+  const publicKey = async () =>
+    o.publicKey ?? (await reaching(client, () => client.call("getServerInfo", {}))).publicKey;
+  if (token !== undefined) {
+    const given = { ...none, token: { token, password: process.env.SLIPSTREAM_TOKEN_PASSWORD ?? null } };
+    // a relay only carries sessions authenticated by the receiver's key (server.md §9)
+    return relayed(o) ? { ...given, publicKey: await publicKey() } : given;
+  }
+  if (target.user === null) return { ...none, publicKey: await publicKey() };
+  const key = await publicKey();
   await loginUser(client, target.user);
   const dir = "/" + destinationPath;
   await reaching(client, async () => {
@@ -152,5 +158,5 @@ export async function receivingGrant(
     await client.call("deleteAPIToken", { token: created.token });
   });
   // the token's path is the target directory: the transfer names nothing below it
-  return { publicKey, token: { token: created.token, password: null }, destinationPath: "" };
+  return { publicKey: key, token: { token: created.token, password: null }, destinationPath: "" };
 }

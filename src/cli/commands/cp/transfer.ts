@@ -1,7 +1,7 @@
 /**
  * The part every direction of cp shares (server.md §5): on the sending server's API, a
- * destination for the receiver (reused if it exists), a manifest (or the shared one), the
- * transfer; then detach, or follow it to its end.
+ * destination for the receiver (reused if it exists; through --relay), a manifest (or the shared
+ * one), the transfer; then detach, or follow it to its end (or to the receiver's refusal).
  */
 import { SlipstreamApiError } from "../../../client/errors.js";
 import type { SlipstreamClient } from "../../../client/client.js";
@@ -9,6 +9,7 @@ import { CliExit, EXIT } from "../../exit.js";
 import type { Cleanups } from "./cleanups.js";
 import { follow, type TransferView } from "./follow.js";
 import type { CpOptions } from "./options.js";
+import { relaySettings, requireUnencryptedSender } from "./sending.js";
 
 /** One cp run: what to undo at its end, and the transfer Ctrl-C cancels. */
 export interface CopyRun {
@@ -42,10 +43,12 @@ async function destinationFor(plan: TransferPlan, o: CpOptions): Promise<string>
   };
   const given = Object.fromEntries(Object.entries(rates).filter(([, v]) => v !== undefined));
   try {
+    // the relay is part of the destination's identity (api.md): another relay, another destination
     const created = await api.call("send.createDestination", {
       destinationAddress: destination.address,
       destinationPort: destination.port,
       ...(destination.publicKey ? { destinationPublicKey: destination.publicKey } : {}),
+      ...relaySettings(o),
       ...given,
     });
     return created.destinationId;
@@ -69,6 +72,7 @@ async function destinationFor(plan: TransferPlan, o: CpOptions): Promise<string>
  */
 export async function runTransfer(plan: TransferPlan, o: CpOptions, run: CopyRun): Promise<boolean> {
   const { api } = plan;
+  if (!o.encryption) await requireUnencryptedSender(api);
   const destinationId = await destinationFor(plan, o);
   const manifestId =
     "manifestId" in plan.manifest
@@ -91,8 +95,20 @@ export async function runTransfer(plan: TransferPlan, o: CpOptions, run: CopyRun
     return true;
   }
   const end = await follow(api, transfer.transferId, plan.label, o.quiet === true);
+  if (end.refused !== null) {
+    await api.call("send.cancelTransfer", { transferId: transfer.transferId }).catch(() => undefined);
+    run.transfer = null;
+    const hint = o.encryption ? "" : " (--no-encryption needs a receiver whose --min-cipher is none)";
+    throw new CliExit(EXIT.FAILED, `slipstream cp: the receiver refused the session: ${end.refused}${hint}`);
+  }
   run.transfer = null;
-  if (o.json) process.stdout.write(JSON.stringify(end, null, 2) + "\n");
-  if (end.status !== "complete") throw new CliExit(EXIT.FAILED);
+  const cipher = end.connection.cipher;
+  if (!o.encryption && cipher !== null && cipher !== "none") {
+    process.stderr.write(
+      `slipstream cp: warning: the session was encrypted all the same (${cipher}): the sending server's --cipher is not none\n`,
+    );
+  }
+  if (o.json) process.stdout.write(JSON.stringify(end.transfer, null, 2) + "\n");
+  if (end.transfer.status !== "complete") throw new CliExit(EXIT.FAILED);
   return false;
 }

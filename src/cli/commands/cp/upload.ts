@@ -30,6 +30,7 @@ export async function runUpload(
       user: o.user,
       embedded: o.embedded,
       recvPort: o.recvPort,
+      unencrypted: !o.encryption,
     },
     "cp",
   );
