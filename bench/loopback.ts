@@ -46,14 +46,15 @@ interface CipherChoice {
   cipher: CipherName | "plain";
   /** AEAD backend both sides use ("auto": the fastest available) */
   backend: AeadBackendPreference;
-  /** environment of both child processes: "@pure" turns the native addon off, "@no-gso" only GSO */
+  /** environment of both child processes: "@pure" turns the native addon off, "@no-gso" only GSO, ... */
   env: Record<string, string>;
 }
 
 /**
  * "cipher[@variant]": variant node:crypto or sodium-native (that AEAD backend), pure (no native
  * addon at all: node:crypto/sodium AEAD and one dgram.send per datagram, as before the addon),
- * no-gso (the addon, but sendmmsg instead of UDP GSO).
+ * no-gso (the addon, but sendmmsg instead of UDP GSO), dgram-receive (the addon, but dgram's
+ * receive path instead of recvmmsg/GRO).
  */
 function parseCipherChoice(text: string): CipherChoice {
   const [cipher, variant] = text.split("@");
@@ -68,8 +69,10 @@ function parseCipherChoice(text: string): CipherChoice {
       return { label: text, cipher, backend: "auto", env: { SLIPSTREAM_NATIVE: "0" } };
     case "no-gso":
       return { label: text, cipher, backend: "auto", env: { SLIPSTREAM_UDP_GSO: "0" } };
+    case "dgram-receive":
+      return { label: text, cipher, backend: "auto", env: { SLIPSTREAM_NATIVE_RECEIVE: "0" } };
     default:
-      throw new Error(`unknown variant in ${text} (node:crypto, sodium-native, pure, no-gso)`);
+      throw new Error(`unknown variant in ${text} (node:crypto, sodium-native, pure, no-gso, dgram-receive)`);
   }
 }
 
