@@ -143,16 +143,17 @@ test("IPv6 loopback works when available", async (t) => {
   }
 });
 
-test("errors are counted, never thrown; closed sockets refuse sends", async () => {
-  // a free port: bind, note it, close
+/** A socket connected to a port nobody listens on (bound once, noted, closed). */
+async function connectedToClosedPort(): Promise<{ socket: UdpSocket; port: number }> {
   const probe = await UdpSocket.open({ host: "127.0.0.1", port: 0 });
-  const closedPort = probe.localAddress.port;
+  const port = probe.localAddress.port;
   await probe.close();
-  const socket = await UdpSocket.open({
-    host: "127.0.0.1",
-    port: 0,
-    connectTo: { host: "127.0.0.1", port: closedPort },
-  });
+  const socket = await UdpSocket.open({ host: "127.0.0.1", port: 0, connectTo: { host: "127.0.0.1", port } });
+  return { socket, port };
+}
+
+test("errors are counted, never thrown; closed sockets refuse sends", async () => {
+  const { socket } = await connectedToClosedPort();
   try {
     for (let i = 0; i < 5; i++) {
       socket.send(Buffer.from("x"));
@@ -271,14 +272,7 @@ test("a closed socket's port is free at once, and child processes do not inherit
 });
 
 test("a connected socket keeps receiving after an ICMP error (its peer came back)", async () => {
-  const probe = await UdpSocket.open({ host: "127.0.0.1", port: 0 });
-  const peerPort = probe.localAddress.port;
-  await probe.close();
-  const socket = await UdpSocket.open({
-    host: "127.0.0.1",
-    port: 0,
-    connectTo: { host: "127.0.0.1", port: peerPort },
-  });
+  const { socket, port: peerPort } = await connectedToClosedPort();
   try {
     for (let i = 0; i < 3; i++) {
       socket.send(Buffer.from("anyone?"));

@@ -7,7 +7,6 @@ import { posix } from "node:path";
 import { SlipstreamApiError } from "../../../client/errors.js";
 import type { SlipstreamClient } from "../../../client/client.js";
 import { CliExit, EXIT, usageError } from "../../exit.js";
-import { connectLocalServer, type LocalServer } from "../../local-server.js";
 import { prepareLocalReceiver } from "./local-receiver.js";
 import {
   localDirectory,
@@ -21,7 +20,7 @@ import {
   type SharedLink,
   type SourceInfo,
 } from "./operands.js";
-import type { CpOptions } from "./options.js";
+import { connectCpLocalServer, type CpOptions } from "./options.js";
 import { closeRemote, loginToken, loginUser, reaching, receivingGrant, remoteClient } from "./remote-api.js";
 import { runTransfer, type CopyRun } from "./transfer.js";
 
@@ -71,20 +70,6 @@ function sourceInfos(
   );
 }
 
-function localServer(o: CpOptions): Promise<LocalServer> {
-  return connectLocalServer(
-    {
-      host: o.host,
-      apiPort: o.apiPort,
-      stateDir: o.stateDir,
-      user: o.user,
-      embedded: o.embedded,
-      recvPort: o.recvPort,
-    },
-    "cp",
-  );
-}
-
 function labelOf(sources: readonly RemoteSource[], host: string): string {
   return sources.length === 1 ? posix.basename(sources[0]!.path) || host : `${sources.length} sources`;
 }
@@ -102,7 +87,7 @@ async function toLocal(
   o: CpOptions,
   run: CopyRun,
 ): Promise<boolean> {
-  const local = await localServer(o);
+  const local = await connectCpLocalServer(o);
   run.cleanups.add(() => local.close());
   const receiver = await prepareLocalReceiver(
     local.client,

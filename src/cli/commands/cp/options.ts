@@ -1,3 +1,5 @@
+import { connectLocalServer, type LocalServer } from "../../local-server.js";
+
 /** `--relay`: the sender-side relay (host "" = send directly); port null = the default 8887. */
 export interface RelayChoice {
   host: string;
@@ -33,4 +35,20 @@ export interface CpOptions {
   remoteToken?: string;
   publicKey?: string;
   fingerprint?: string;
+}
+
+/** The local server cp drives (uploads) or receives with (downloads), or an embedded one. */
+export function connectCpLocalServer(o: CpOptions): Promise<LocalServer> {
+  return connectLocalServer(
+    {
+      host: o.host,
+      apiPort: o.apiPort,
+      stateDir: o.stateDir,
+      user: o.user,
+      embedded: o.embedded,
+      recvPort: o.recvPort,
+      unencrypted: !o.encryption,
+    },
+    "cp",
+  );
 }

@@ -1,8 +1,7 @@
 /** `slipstream cp SOURCE… [user@]host:path` (server.md §5, row "local → host:path"). */
 import { basename } from "node:path";
-import { connectLocalServer } from "../../local-server.js";
 import { planCopy, type RemoteTarget } from "./operands.js";
-import type { CpOptions } from "./options.js";
+import { connectCpLocalServer, type CpOptions } from "./options.js";
 import { receivingGrant } from "./remote-api.js";
 import { runTransfer, type CopyRun } from "./transfer.js";
 
@@ -22,18 +21,7 @@ export async function runUpload(
     o,
     run.cleanups,
   );
-  const local = await connectLocalServer(
-    {
-      host: o.host,
-      apiPort: o.apiPort,
-      stateDir: o.stateDir,
-      user: o.user,
-      embedded: o.embedded,
-      recvPort: o.recvPort,
-      unencrypted: !o.encryption,
-    },
-    "cp",
-  );
+  const local = await connectCpLocalServer(o);
   run.cleanups.add(() => local.close());
   return runTransfer(
     {
