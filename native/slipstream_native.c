@@ -346,6 +346,8 @@ typedef struct {
   int fd;
   int gro;
   int stopped;
+  /* the poll handle and the JavaScript external both point here: freed when both are gone */
+  int holders;
   uint8_t* scratch;
   struct mmsghdr messages[RECV_MESSAGES];
   struct iovec vectors[RECV_MESSAGES];
@@ -353,11 +355,15 @@ typedef struct {
   char controls[RECV_MESSAGES][CMSG_SPACE(sizeof(int))];
 } receiver;
 
-static void receiver_closed(uv_handle_t* handle) {
-  receiver* r = handle->data;
+static void receiver_release(receiver* r) {
+  if (--r->holders > 0) return;
   free(r->scratch);
   free(r);
 }
+
+static void receiver_closed(uv_handle_t* handle) { receiver_release(handle->data); }
+
+static void receiver_finalize(napi_env env, void* data, void* hint) { receiver_release(data); }
 
 static void receiver_stop(receiver* r) {
   if (r->stopped) return;
@@ -548,8 +554,9 @@ static napi_value recv_start(napi_env env, napi_callback_info info) {
   r->poll.data = r;
   uv_poll_start(&r->poll, UV_READABLE, receiver_readable);
   napi_add_env_cleanup_hook(env, receiver_cleanup_hook, r);
-  napi_value result;
-  napi_create_external(env, r, NULL, NULL, &result);
+  napi_value result = NULL;
+  r->holders = 1; /* the poll handle, released by its close callback */
+  if (napi_create_external(env, r, receiver_finalize, NULL, &result) == napi_ok) r->holders++;
   return result;
 }
 
