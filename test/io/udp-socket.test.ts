@@ -210,10 +210,13 @@ test("the native receive path: datagrams of a GSO batch arrive one by one, in or
         `round ${round}: ${got.length} datagrams`,
       );
     }
-    assert.ok(
-      senders.every((s) => s.counters.gsoDatagrams > 0),
-      "the senders used GSO",
-    );
+    // where the kernel has UDP GSO the runs went out as GSO sends (and arrive coalesced by GRO)
+    if (senders.every((s) => s.sendPath === "gso")) {
+      assert.ok(
+        senders.every((s) => s.counters.gsoDatagrams > 0),
+        "the senders used GSO",
+      );
+    }
     // every datagram separate, from the right sender, in its sender's order, bytes unchanged
     // although later batches arrived after it was handed over
     for (const [s, socket] of senders.entries()) {
