@@ -10,6 +10,7 @@ import type { SlipstreamClient } from "../../../client/client.js";
 import { CliExit, EXIT } from "../../exit.js";
 import type { Cleanups } from "./cleanups.js";
 import type { CpOptions } from "./options.js";
+import { makeUploadToken } from "./remote-api.js";
 
 export interface LocalReceiver {
   address: string;
@@ -72,16 +73,7 @@ export async function prepareLocalReceiver(
     address = await localAddressToward(remote.host, remote.port, !recv.host.includes(":"));
     port = recv.port;
   }
-  await local.call("mkdir", { path: directory, parents: true });
-  const created = await local.call("createAPIToken", {
-    permissions: ["upload"],
-    path: directory,
-    description: "slipstream cp (download)",
-    expirySeconds: 86_400,
-  });
-  cleanups.addToken(async () => {
-    await local.call("deleteAPIToken", { token: created.token });
-  });
+  const created = await makeUploadToken(local, directory, "slipstream cp (download)", cleanups);
   return {
     address,
     port,

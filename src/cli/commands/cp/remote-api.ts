@@ -142,21 +142,32 @@ export async function receivingGrant(
   if (target.user === null) return { ...none, publicKey: await publicKey() };
   const key = await publicKey();
   await loginUser(client, target.user);
-  const dir = "/" + destinationPath;
-  await reaching(client, async () => {
-    if (destinationPath !== "") await client.call("mkdir", { path: dir, parents: true });
-  });
-  const created = await reaching(client, () =>
-    client.call("createAPIToken", {
+  const created = await makeUploadToken(client, "/" + destinationPath, "slipstream cp", cleanups);
+  // the token's path is the target directory: the transfer names nothing below it
+  return { publicKey: key, token: { token: created.token, password: null }, destinationPath: "" };
+}
+
+/**
+ * A 24-hour API token with `upload` confined to `directory` (created first if missing), for one
+ * copy: deleted by `cleanups` when it ends. The receiving side of every cp direction uses one.
+ */
+export async function makeUploadToken(
+  client: SlipstreamClient,
+  directory: string,
+  description: string,
+  cleanups: Cleanups,
+): Promise<{ token: string }> {
+  const created = await reaching(client, async () => {
+    if (directory !== "/") await client.call("mkdir", { path: directory, parents: true });
+    return client.call("createAPIToken", {
       permissions: ["upload"],
-      path: dir,
-      description: "slipstream cp",
+      path: directory,
+      description,
       expirySeconds: 86_400,
-    }),
-  );
+    });
+  });
   cleanups.addToken(async () => {
     await client.call("deleteAPIToken", { token: created.token });
   });
-  // the token's path is the target directory: the transfer names nothing below it
-  return { publicKey: key, token: { token: created.token, password: null }, destinationPath: "" };
+  return created;
 }
