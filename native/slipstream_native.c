@@ -143,7 +143,7 @@ static napi_value aead_seal(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* aeadOpen(key, buf, headerSize, nonce, out) -> boolean; plaintext of buf[headerSize, len-16) into out */
+/* aeadOpen(key, buf, headerSize, nonce, out) -> boolean; plaintext of buf[headerSize, len-16) into out, which may be that body itself (in place) */
 static napi_value aead_open(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];

@@ -89,7 +89,7 @@ export class AeadProtection implements PacketProtection {
     return payloadEnd + AEAD_TAG_SIZE;
   }
 
-  /** Never modifies `buf` (a duplicated datagram may be the same object). */
+  /** Decrypts in place: `buf` belongs to the caller's receive path and is not read again. */
   open(buf: Uint8Array, headerSize: number, packetNumber: number): Uint8Array | null {
     const end = buf.length - AEAD_TAG_SIZE;
     if (end < headerSize || this.stats.unauthentic >= INTEGRITY_LIMIT[this.cipher]) {

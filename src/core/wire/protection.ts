@@ -15,7 +15,11 @@ export interface PacketProtection {
    * authenticated) and appends the trailer; returns the datagram length.
    */
   seal(buf: Uint8Array, headerSize: number, payloadEnd: number, packetNumber: number): number;
-  /** Checks and unprotects a datagram; returns the cleartext frames, or null if it is not authentic. */
+  /**
+   * Checks and unprotects a datagram; returns the cleartext frames, or null if it is not authentic.
+   * May overwrite buf's payload (an AEAD decrypts in place): whoever hands a datagram to the core
+   * gives it up, and a simulated link copies a packet it duplicates.
+   */
   open(buf: Uint8Array, headerSize: number, packetNumber: number): Uint8Array | null;
 }
 

@@ -113,7 +113,7 @@ for (const cipher of CIPHERS) {
   });
 
   for (const backend of able) {
-    test(`${cipher} through ${backend.name}: tampered, truncated and replayed datagrams are refused, counted, left untouched`, () => {
+    test(`${cipher} through ${backend.name}: tampered, truncated and replayed datagrams are refused and counted; open decrypts in place`, () => {
       const [tx, rx] = pair(cipher, backend, randomBytes(32), randomBytes(32));
       const payload = randomBytes(300);
       const d = seal(tx, 9, payload);
@@ -121,19 +121,19 @@ for (const cipher of CIPHERS) {
       for (let i = 0; i < d.length; i += 7) {
         const bad = Uint8Array.from(d);
         bad[i]! ^= 0x80;
-        const before = Uint8Array.from(bad);
         assert.equal(rx.open(bad, HEADER_SIZE, 9), null, `bit flip at byte ${i}`);
-        assert.deepEqual(bad, before, "a refused datagram is not modified");
         assert.equal(rx.stats.unauthentic, ++expected);
       }
-      assert.equal(rx.open(d.subarray(0, d.length - 1), HEADER_SIZE, 9), null);
-      assert.equal(rx.open(d.subarray(0, HEADER_SIZE + 3), HEADER_SIZE, 9), null, "shorter than a tag");
-      assert.equal(rx.open(d, HEADER_SIZE, 10), null, "the packet number is part of the nonce");
+      // Each attempt gets its own copy: a refused open may leave garbage in the body it was given.
+      assert.equal(rx.open(Uint8Array.from(d).subarray(0, d.length - 1), HEADER_SIZE, 9), null);
+      assert.equal(rx.open(Uint8Array.from(d).subarray(0, HEADER_SIZE + 3), HEADER_SIZE, 9), null, "shorter than a tag");
+      assert.equal(rx.open(Uint8Array.from(d), HEADER_SIZE, 10), null, "the packet number is part of the nonce");
       expected += 3;
       assert.equal(rx.stats.unauthentic, expected);
-      const copy = Uint8Array.from(d);
-      assert.deepEqual(Buffer.from(rx.open(d, HEADER_SIZE, 9)!), payload);
-      assert.deepEqual(d, copy, "open leaves the datagram untouched");
+      const opened = rx.open(d, HEADER_SIZE, 9)!;
+      assert.deepEqual(Buffer.from(opened), payload);
+      assert.equal(opened.buffer, d.buffer, "the plaintext is the datagram's own body, not a copy");
+      assert.equal(opened.byteOffset, d.byteOffset + HEADER_SIZE);
       assert.equal(rx.open(d, HEADER_SIZE, 9), null);
       assert.equal(rx.stats.replayed, 1);
     });
