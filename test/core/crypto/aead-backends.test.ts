@@ -126,8 +126,16 @@ for (const cipher of CIPHERS) {
       }
       // Each attempt gets its own copy: a refused open may leave garbage in the body it was given.
       assert.equal(rx.open(Uint8Array.from(d).subarray(0, d.length - 1), HEADER_SIZE, 9), null);
-      assert.equal(rx.open(Uint8Array.from(d).subarray(0, HEADER_SIZE + 3), HEADER_SIZE, 9), null, "shorter than a tag");
-      assert.equal(rx.open(Uint8Array.from(d), HEADER_SIZE, 10), null, "the packet number is part of the nonce");
+      assert.equal(
+        rx.open(Uint8Array.from(d).subarray(0, HEADER_SIZE + 3), HEADER_SIZE, 9),
+        null,
+        "shorter than a tag",
+      );
+      assert.equal(
+        rx.open(Uint8Array.from(d), HEADER_SIZE, 10),
+        null,
+        "the packet number is part of the nonce",
+      );
       expected += 3;
       assert.equal(rx.stats.unauthentic, expected);
       const opened = rx.open(d, HEADER_SIZE, 9)!;
