@@ -4,6 +4,8 @@
  * sender, receiver and the relay in its own process), then the median of each.
  *
  *   npm run bench -- relay [--size-mib N] [--rate-mbit R] [--runs 3] [--json]
+ *
+ * RELAY_PROFILE=dir: the relay, senders and receivers write V8 CPU profiles there (node --cpu-prof).
  */
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
@@ -21,6 +23,8 @@ import { nextMessage } from "./child-messages.js";
 
 type Path = "direct" | "receiver-relay" | "sender-relay";
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const PROFILE_DIR = process.env.RELAY_PROFILE;
+const execArgv = PROFILE_DIR ? ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] : [];
 
 function keyPair(): { privateKey: Uint8Array; publicKey: Uint8Array } {
   const pair = generateKeyPairSync("x25519");
@@ -78,6 +82,7 @@ function startRelay(stateDir: string): Promise<{ child: ChildProcess; port: numb
   const child = spawn(
     process.execPath,
     [
+      ...execArgv,
       CLI,
       "relay",
       "--state-dir",
@@ -131,6 +136,7 @@ async function runOnce(
   const cpuBefore = await cpuSeconds(relayPid);
   const receiver = fork(self, ["--receiver", root, String(path === "receiver-relay" ? relayPort : 0)], {
     stdio: "inherit",
+    execArgv,
   });
   let sender: ChildProcess | null = null;
   try {
@@ -139,7 +145,7 @@ async function runOnce(
     sender = fork(
       self,
       ["--sender", String(port), String(senderRelay), JSON.stringify(config), source, path],
-      { stdio: "inherit" },
+      { stdio: "inherit", execArgv },
     );
     const sent = await nextMessage<{ ok: boolean; error?: string; seconds: number; retransmitted: number }>(
       sender,
@@ -243,6 +249,7 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
     relay.child.kill("SIGTERM");
+    if (PROFILE_DIR) await new Promise((resolve) => relay.child.once("exit", resolve));
     await rm(base, { recursive: true, force: true });
   }
 }

@@ -337,6 +337,8 @@ static napi_value send_segments(napi_env env, napi_callback_info info) {
 #define RECV_BUDGET_BYTES (256 * 1024)
 /* per datagram in the meta array: offset, length, family (4|6), port, address as 4 words */
 #define META_WORDS 8
+/* the reused meta array's capacity: 64 GRO segments per message (the kernel's UDP_GRO_CNT_MAX) */
+#define REUSE_META_DATAGRAMS (RECV_MESSAGES * 64)
 
 typedef struct {
   napi_env env;
@@ -349,6 +351,15 @@ typedef struct {
   /* the poll handle and the JavaScript external both point here: freed when both are gone */
   int holders;
   uint8_t* scratch;
+  /*
+   * Reuse mode: the kernel writes straight into one ArrayBuffer (`scratch` is its memory) that
+   * every batch hands out again, with one meta array, so receiving allocates nothing. The
+   * consumer must be done with a batch's bytes when onBatch returns.
+   */
+  int reuse;
+  napi_ref reuse_buffer;
+  napi_ref reuse_meta;
+  int32_t* reuse_words;
   struct mmsghdr messages[RECV_MESSAGES];
   struct iovec vectors[RECV_MESSAGES];
   struct sockaddr_storage sources[RECV_MESSAGES];
@@ -357,7 +368,18 @@ typedef struct {
 
 static void receiver_release(receiver* r) {
   if (--r->holders > 0) return;
-  free(r->scratch);
+  if (!r->reuse) free(r->scratch); /* in reuse mode it belongs to the ArrayBuffer */
+  free(r);
+}
+
+/* a receiver whose set-up failed before anything else held it */
+static void receiver_discard(napi_env env, receiver* r) {
+  if (r->reuse) {
+    napi_delete_reference(env, r->reuse_buffer);
+    napi_delete_reference(env, r->reuse_meta);
+  } else {
+    free(r->scratch);
+  }
   free(r);
 }
 
@@ -373,6 +395,11 @@ static void receiver_stop(receiver* r) {
   close(r->fd);
   r->fd = -1;
   napi_delete_reference(r->env, r->on_batch);
+  if (r->reuse) {
+    /* the ArrayBuffer (and so `scratch`) lives on while JavaScript holds it; never read again here */
+    napi_delete_reference(r->env, r->reuse_buffer);
+    napi_delete_reference(r->env, r->reuse_meta);
+  }
   napi_async_destroy(r->env, r->async);
   uv_close((uv_handle_t*)&r->poll, receiver_closed);
 }
@@ -468,15 +495,26 @@ static void receiver_readable(uv_poll_t* handle, int status, int events) {
     void* data = NULL;
     void* meta_data = NULL;
     napi_value buffer, meta_buffer, meta;
-    if (napi_create_arraybuffer(r->env, total, &data, &buffer) != napi_ok ||
-        napi_create_arraybuffer(r->env, datagrams * META_WORDS * sizeof(int32_t), &meta_data, &meta_buffer) != napi_ok ||
-        napi_create_typedarray(r->env, napi_int32_array, datagrams * META_WORDS, meta_buffer, 0, &meta) != napi_ok)
+    int in_place = r->reuse && datagrams <= REUSE_META_DATAGRAMS;
+    if (in_place) {
+      if (napi_get_reference_value(r->env, r->reuse_buffer, &buffer) != napi_ok ||
+          napi_get_reference_value(r->env, r->reuse_meta, &meta) != napi_ok)
+        break;
+      meta_data = r->reuse_words;
+    } else if (napi_create_arraybuffer(r->env, total, &data, &buffer) != napi_ok ||
+               napi_create_arraybuffer(r->env, datagrams * META_WORDS * sizeof(int32_t), &meta_data, &meta_buffer) !=
+                   napi_ok ||
+               napi_create_typedarray(r->env, napi_int32_array, datagrams * META_WORDS, meta_buffer, 0, &meta) !=
+                   napi_ok) {
       break;
+    }
     int32_t* words = meta_data;
     size_t offset = 0, d = 0;
     for (int i = 0; i < n; i++) {
       size_t length = r->messages[i].msg_len;
-      memcpy((uint8_t*)data + offset, r->vectors[i].iov_base, length);
+      /* in place, message i already lies at its own 64 KiB slot of the reused buffer */
+      if (in_place) offset = (size_t)i * RECV_MESSAGE_BYTES;
+      else memcpy((uint8_t*)data + offset, r->vectors[i].iov_base, length);
       size_t segment = r->gro ? (size_t)segment_size(&r->messages[i].msg_hdr) : 0;
       if (segment == 0 || segment > length) segment = length;
       size_t position = 0;
@@ -499,33 +537,53 @@ static void receiver_readable(uv_poll_t* handle, int status, int events) {
 }
 
 /*
- * recvStart(fd, onBatch(buffer: ArrayBuffer | null, meta: Int32Array | null, count)) -> external
+ * recvStart(fd, onBatch(buffer: ArrayBuffer | null, meta: Int32Array | null, count), reuse?) -> external
  * Receives on a duplicate of `fd` (the caller stops its own reads of fd) with recvmmsg, 16
  * messages per call, each up to 64 KiB: with UDP GRO one message may hold several datagrams of
  * one size from one source (the last may be shorter), which are split again here. Each batch is
  * ONE new ArrayBuffer holding the datagrams back to back; meta holds 8 words per datagram
- * (offset, length, family, port, address). count < 0 reports a socket error (−errno).
+ * (offset, length, family, port, address). count < 0 reports a socket error (−errno). With
+ * reuse = true every batch is the same ArrayBuffer and meta array, overwritten by the next batch.
  */
 static napi_value recv_start(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t fd;
   napi_valuetype type;
+  bool reuse = false;
   if (argc < 2 || !get_u32(env, argv[0], &fd) || napi_typeof(env, argv[1], &type) != napi_ok ||
-      type != napi_function)
-    return throw_type(env, "recvStart(fd, onBatch)");
+      type != napi_function || (argc >= 3 && napi_get_value_bool(env, argv[2], &reuse) != napi_ok))
+    return throw_type(env, "recvStart(fd, onBatch, reuse?)");
   uv_loop_t* loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return throw_type(env, "recvStart: no event loop");
   receiver* r = calloc(1, sizeof(receiver));
   if (!r) return throw_type(env, "out of memory");
-  r->scratch = malloc((size_t)RECV_MESSAGES * RECV_MESSAGE_BYTES);
+  r->reuse = reuse;
+  if (reuse) {
+    napi_value buffer, meta_buffer, meta;
+    void* words = NULL;
+    if (napi_create_arraybuffer(env, (size_t)RECV_MESSAGES * RECV_MESSAGE_BYTES, (void**)&r->scratch, &buffer) !=
+            napi_ok ||
+        napi_create_arraybuffer(env, REUSE_META_DATAGRAMS * META_WORDS * sizeof(int32_t), &words, &meta_buffer) !=
+            napi_ok ||
+        napi_create_typedarray(env, napi_int32_array, REUSE_META_DATAGRAMS * META_WORDS, meta_buffer, 0, &meta) !=
+            napi_ok ||
+        napi_create_reference(env, buffer, 1, &r->reuse_buffer) != napi_ok ||
+        napi_create_reference(env, meta, 1, &r->reuse_meta) != napi_ok) {
+      free(r);
+      napi_throw_error(env, NULL, "recvStart: cannot allocate the receive buffer");
+      return NULL;
+    }
+    r->reuse_words = words;
+  } else {
+    r->scratch = malloc((size_t)RECV_MESSAGES * RECV_MESSAGE_BYTES);
+  }
   /* close-on-exec: a child process must not inherit (and keep bound) the socket */
   r->fd = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
   if (!r->scratch || r->fd < 0) {
     if (r->fd >= 0) close(r->fd);
-    free(r->scratch);
-    free(r);
+    receiver_discard(env, r);
     napi_throw_error(env, NULL, "recvStart: cannot set up the receiver");
     return NULL;
   }
@@ -546,8 +604,7 @@ static napi_value recv_start(napi_env env, napi_callback_info info) {
   if (napi_create_reference(env, argv[1], 1, &r->on_batch) != napi_ok ||
       napi_async_init(env, NULL, name, &r->async) != napi_ok || uv_poll_init_socket(loop, &r->poll, r->fd) != 0) {
     close(r->fd);
-    free(r->scratch);
-    free(r);
+    receiver_discard(env, r);
     napi_throw_error(env, NULL, "recvStart: cannot poll the socket");
     return NULL;
   }

@@ -21,7 +21,8 @@ interface RecentSource {
  * Receives a UDP socket's datagrams through the addon's recvmmsg/GRO loop instead of dgram's
  * 'message' events (one allocation and one callback per datagram): measured in
  * docs/benchmarks.md ("Native fast path"). Each datagram handed on is a view into its batch's
- * buffer, which no one else writes. Sources are decoded once and reused while they repeat.
+ * buffer, which no one else writes (in transient mode only until the batch ends: the next batch
+ * overwrites it). Sources are decoded once and reused while they repeat.
  */
 export class NativeReceiver {
   private readonly handle: NativeReceiveHandle;
@@ -34,14 +35,17 @@ export class NativeReceiver {
     private readonly peer: UdpEndpoint | null,
     private readonly deliver: (data: Buffer, from: UdpEndpoint) => void,
     private readonly onError: (code: string) => void,
+    private readonly onBatchEnd: (() => void) | null,
   ) {
-    this.handle = addon.recvStart(fd, this.onBatch);
+    this.handle = addon.recvStart(fd, this.onBatch, onBatchEnd !== null);
   }
 
   /**
    * Takes over receiving on `socket` (whose descriptor is `fd`): stops dgram's own reads first.
    * Returns null, leaving dgram in charge, where that is not possible (no addon, or a Node whose
-   * socket handle does not offer recvStop) or SLIPSTREAM_NATIVE_RECEIVE=0.
+   * socket handle does not offer recvStop) or SLIPSTREAM_NATIVE_RECEIVE=0. With `transient`, every
+   * batch reuses one buffer: a datagram's bytes are valid until `transient.onBatchEnd`, called
+   * after each batch, returns.
    */
   static start(
     addon: NativeUdpReceive | null,
@@ -50,6 +54,7 @@ export class NativeReceiver {
     peer: UdpEndpoint | null,
     deliver: (data: Buffer, from: UdpEndpoint) => void,
     onError: (code: string) => void,
+    transient: { onBatchEnd: () => void } | null = null,
   ): NativeReceiver | null {
     const setting = process.env.SLIPSTREAM_NATIVE_RECEIVE;
     if (!addon || fd === null || setting === "0" || setting === "off" || setting === "false") return null;
@@ -57,7 +62,7 @@ export class NativeReceiver {
     const recvStop = handle?.recvStop;
     if (typeof recvStop !== "function") return null;
     recvStop.call(handle);
-    return new NativeReceiver(addon, fd, peer, deliver, onError);
+    return new NativeReceiver(addon, fd, peer, deliver, onError, transient?.onBatchEnd ?? null);
   }
 
   stop(): void {
@@ -74,6 +79,7 @@ export class NativeReceiver {
       const data = Buffer.from(buffer, meta[o]!, meta[o + 1]!);
       this.deliver(data, this.peer ?? this.source(meta, o + 2));
     }
+    this.onBatchEnd?.();
   };
 
   private source(meta: Int32Array, at: number): UdpEndpoint {

@@ -71,8 +71,11 @@ export class SendBatcher {
     }
   }
 
-  /** Sends everything pending now. */
-  flush(): void {
+  /**
+   * Sends everything pending now. `copyLeftovers`: what goes to dgram's queue instead (the kernel
+   * buffer is full) is copied first, because the caller is about to reuse the datagrams' memory.
+   */
+  flush(copyLeftovers = false): void {
     this.scheduled = false;
     const batch = this.datagrams;
     const to = this.destinations;
@@ -114,7 +117,10 @@ export class SendBatcher {
         i += run >= 2 ? run : 1; // the failed datagram(s) are dropped; the protocol resends
       }
     }
-    for (; i < batch.length; i++) this.fallback(batch[i]!, to[i] ?? null);
+    for (; i < batch.length; i++) {
+      const datagram = batch[i]!;
+      this.fallback(copyLeftovers ? Uint8Array.prototype.slice.call(datagram) : datagram, to[i] ?? null);
+    }
   }
 }
 

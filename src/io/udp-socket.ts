@@ -28,6 +28,12 @@ export interface UdpSocketOptions {
    * returning EAGAIN); beyond this, sends are dropped and counted. Default 1024.
    */
   maxQueuedSends?: number;
+  /**
+   * Receive without allocating: every batch of datagrams reuses one buffer, so a datagram's bytes
+   * are valid only until the handler given to onBatchEnd returns (where a relay flushes what it
+   * forwarded with sendTransient). Only for consumers that keep nothing.
+   */
+  transientReceive?: boolean;
 }
 
 export interface UdpSocketCounters {
@@ -94,6 +100,7 @@ export class UdpSocket {
   readonly warnings: string[];
 
   private handler: DatagramHandler | null = null;
+  private batchEndHandler: (() => void) | null = null;
   private readonly batcher: SendBatcher | null;
   private readonly nativeReceiver: NativeReceiver | null;
   private readonly family: 4 | 6;
@@ -160,6 +167,7 @@ export class UdpSocket {
         this.counters.receiveErrors++;
         this.counters.lastErrorCode = code;
       },
+      options.transientReceive ? { onBatchEnd: () => this.batchEndHandler?.() } : null,
     );
   }
 
@@ -213,6 +221,30 @@ export class UdpSocket {
     this.counters.datagramsSent++;
     this.counters.bytesSent += datagram.byteLength;
     return true;
+  }
+
+  /**
+   * send() for a datagram whose memory the caller reuses after its next flushSends(): one that
+   * has to wait in dgram's queue (the kernel buffer is full) is copied first.
+   */
+  sendTransient(datagram: Uint8Array, to?: UdpEndpoint): boolean {
+    if (this.batcher && this.socket.getSendQueueCount() === 0 && this.batchable(to) && !this.closed) {
+      this.batcher.add(datagram, to ?? null);
+      this.counters.datagramsSent++;
+      this.counters.bytesSent += datagram.byteLength;
+      return true;
+    }
+    return this.send(Uint8Array.prototype.slice.call(datagram), to);
+  }
+
+  /** Hands every batched datagram to the kernel (or a copy to dgram's queue) now. */
+  flushSends(): void {
+    this.batcher?.flush(true);
+  }
+
+  /** Called after each batch of a transientReceive socket, before its buffer is reused. */
+  onBatchEnd(handler: () => void): void {
+    this.batchEndHandler = handler;
   }
 
   /** a connected socket's own peer, or (unconnected) an IP literal of the socket's family */

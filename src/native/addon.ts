@@ -69,8 +69,12 @@ export type NativeReceiveHandle = { readonly __nativeReceiveHandle: unique symbo
 export type NativeBatchHandler = (buffer: ArrayBuffer | null, meta: Int32Array | null, count: number) => void;
 
 export interface NativeUdpReceive {
-  /** recvmmsg with UDP GRO on a duplicate of fd, polled by libuv (the caller stops its own reads) */
-  recvStart(fd: number, onBatch: NativeBatchHandler): NativeReceiveHandle;
+  /**
+   * recvmmsg with UDP GRO on a duplicate of fd, polled by libuv (the caller stops its own reads).
+   * reuse: every batch is the same buffer and meta array, overwritten by the next batch (nothing is
+   * allocated per batch; the handler must be done with the bytes when it returns).
+   */
+  recvStart(fd: number, onBatch: NativeBatchHandler, reuse?: boolean): NativeReceiveHandle;
   /** stops polling and closes the duplicate; safe to call twice */
   recvStop(handle: NativeReceiveHandle): void;
   /** meta[index, index + 6) (family, port, address words) as an address text, as dgram gives it */

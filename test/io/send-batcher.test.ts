@@ -136,6 +136,31 @@ test("what the kernel cannot take now (EAGAIN) goes to dgram's queue, in order, 
   assert.deepEqual(viaDgram, [30, 40, 50, 60, 70]);
 });
 
+test("flush(true) hands dgram's queue copies, so the caller may reuse the datagrams' memory at once", () => {
+  const { native } = fakeNative({ batch: () => 0 }); // the kernel buffer is full
+  const handed: Uint8Array[] = [];
+  const counters = { batchSyscalls: 0, gsoDatagrams: 0 };
+  const socket = { getSendQueueCount: () => 0 } as unknown as dgram.Socket;
+  const b = new SendBatcher(
+    native,
+    3,
+    socket,
+    counters,
+    (d) => handed.push(d),
+    () => undefined,
+    false,
+  );
+  const memory = new Uint8Array(64).fill(7);
+  b.add(memory.subarray(0, 32));
+  b.flush(true);
+  b.add(memory.subarray(32));
+  b.flush(false);
+  memory.fill(0); // the caller reuses its memory
+  assert.deepEqual([...handed[0]!], new Array<number>(32).fill(7), "the copy kept its bytes");
+  assert.notEqual(handed[0]!.buffer, memory.buffer);
+  assert.equal(handed[1]!.buffer, memory.buffer, "without copyLeftovers the datagram itself is queued");
+});
+
 test("a kernel error drops the failed datagram, is reported by name, and the rest still go", () => {
   let first = true;
   const { native } = fakeNative({

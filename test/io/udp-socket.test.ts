@@ -245,6 +245,59 @@ test("the native receive path: datagrams of a GSO batch arrive one by one, in or
   }
 });
 
+test("transientReceive: every batch reuses one buffer, valid until the batch-end handler has run", async (t) => {
+  const receiver = await UdpSocket.open({
+    host: "127.0.0.1",
+    port: 0,
+    recvBufferSize: 1 << 20,
+    transientReceive: true,
+  });
+  if (receiver.receivePath !== "recvmmsg") {
+    await receiver.close();
+    t.skip("no native addon on this machine");
+    return;
+  }
+  const sender = await UdpSocket.open({
+    host: "127.0.0.1",
+    port: 0,
+    connectTo: { host: "127.0.0.1", port: receiver.localAddress.port },
+  });
+  try {
+    const copies: Buffer[] = [];
+    const views: Buffer[] = [];
+    const memories = new Set<ArrayBufferLike>();
+    let batchEnds = 0;
+    let inBatch = 0;
+    receiver.onDatagram((data) => {
+      copies.push(Buffer.from(data));
+      views.push(data);
+      memories.add(data.buffer);
+      inBatch++;
+    });
+    receiver.onBatchEnd(() => {
+      assert.ok(inBatch > 0, "a batch end follows the datagrams of its batch");
+      inBatch = 0;
+      batchEnds++;
+    });
+    const datagram = (i: number) => Buffer.alloc(300 + i, i % 251);
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 25; i++) sender.send(datagram(round * 25 + i));
+      await nextTurn();
+      assert.ok(await waitFor(() => copies.length === (round + 1) * 25), `round ${round}: ${copies.length}`);
+    }
+    copies.forEach((c, i) => assert.deepEqual(c, datagram(i), `datagram ${i} as it was handed over`));
+    assert.ok(batchEnds >= 4, `one batch end per batch (${batchEnds})`);
+    assert.equal(memories.size, 1, "all batches in one buffer");
+    // the reuse is real: an early view now shows a later batch's bytes
+    assert.ok(
+      views.some((v, i) => !v.equals(datagram(i))),
+      "the first batches' bytes were overwritten by later ones",
+    );
+  } finally {
+    await Promise.all([receiver.close(), sender.close()]);
+  }
+});
+
 test("a closed socket's port is free at once, and child processes do not inherit the socket", async () => {
   const first = await UdpSocket.open({ host: "127.0.0.1", port: 0 });
   const port = first.localAddress.port;

@@ -123,8 +123,9 @@ export function encodeData(
   channel: number,
   peer: Uint8Array,
   payload: Uint8Array,
+  allocate: (size: number) => Buffer = Buffer.allocUnsafe,
 ): Buffer {
-  const out = Buffer.allocUnsafe(FAMILY_AT + peer.length + payload.byteLength);
+  const out = allocate(FAMILY_AT + peer.length + payload.byteLength);
   out[0] = ENVELOPE_DATA;
   out.set(token, 1);
   out.writeUInt16BE(channel, CHANNEL_AT);

@@ -85,6 +85,8 @@ export class RelayCore {
   private readonly byToken = new Map<string, RelayAttachment>();
   private readonly byKey = new Map<string, RelayAttachment>();
   private readonly actions: RelayAction[] = [];
+  /** the attachment of the last envelope from a server: checked before the token map */
+  private lastSender: RelayAttachment | null = null;
 
   constructor(private readonly options: RelayCoreOptions) {
     this.relayPrivate = privateKeyObject(options.relayPrivateKey);
@@ -185,6 +187,7 @@ export class RelayCore {
     if (!a) return;
     this.attached.delete(conn);
     this.byToken.delete(tokenKey(a.token));
+    if (this.lastSender === a) this.lastSender = null;
     if (this.byKey.get(a.serverKey) === a) this.byKey.delete(a.serverKey);
     for (const channel of a.channels.values()) this.actions.push({ type: "closeChannel", channel });
     a.channels.clear();
@@ -273,7 +276,7 @@ export class RelayCore {
     channel.counters.bytesIn += payload.byteLength;
     this.counters.packetsToServers++;
     this.counters.bytesToServers += payload.byteLength;
-    const datagram = encodeData(a.token, channel.number, peer, payload);
+    const datagram = encodeData(a.token, channel.number, peer, payload, this.options.allocateEnvelope);
     return { to: a.tunnelled ? null : a.udpPath, conn: a.conn, datagram };
   }
 
@@ -283,11 +286,16 @@ export class RelayCore {
       this.counters.dropsMalformedDatagram++;
       return null;
     }
-    const a = this.byToken.get(tokenKey(datagram.subarray(1, 1 + TOKEN_BYTES)));
+    const last = this.lastSender;
+    const a =
+      last && sameBytes(last.token, datagram, 1)
+        ? last
+        : this.byToken.get(tokenKey(datagram.subarray(1, 1 + TOKEN_BYTES)));
     if (!a) {
       this.counters.dropsUnknownAttachment++;
       return null;
     }
+    this.lastSender = a;
     if (!a.udpPath || a.udpPath.port !== from.port || a.udpPath.address !== from.address) {
       // first envelope, or the server's NAT mapping changed: replies go to where it sends from
       a.udpPath = { address: from.address, port: from.port };
@@ -310,7 +318,7 @@ export class RelayCore {
       return null;
     }
     const payload = datagram.subarray(data.payloadStart);
-    if (!this.limiter.allow(now, `server:${a.conn}`, payload.byteLength)) {
+    if (!this.limiter.allow(now, a.limiterKey, payload.byteLength)) {
       this.counters.dropsRateLimited++;
       return null;
     }
@@ -422,6 +430,7 @@ export class RelayCore {
       tunnelled: false,
       channels: new Map(),
       nextChannel: 1,
+      limiterKey: `server:${p.conn}`,
     };
     this.attached.set(a.conn, a);
     this.byToken.set(tokenKey(a.token), a);

@@ -25,6 +25,11 @@ export interface RelayCoreOptions {
   sourceBurst?: number;
   maxSources?: number;
   randomBytes: (n: number) => Uint8Array;
+  /**
+   * Memory for the data envelopes fromOutside returns (exactly `size` bytes); default a new buffer
+   * each. The relay server carves them from a reused arena.
+   */
+  allocateEnvelope?: (size: number) => Buffer;
 }
 
 export interface ChannelCounters {
@@ -61,6 +66,8 @@ export interface RelayAttachment {
   tunnelled: boolean;
   readonly channels: Map<number, RelayChannel>;
   nextChannel: number;
+  /** this server's key in the per-source rate limiter */
+  readonly limiterKey: string;
 }
 
 export type RelayAction =

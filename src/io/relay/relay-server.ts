@@ -2,7 +2,10 @@
  * The relay process's sockets around the sans-IO RelayCore: the TCP control port, the UDP port of
  * the same number (envelopes from and to attached servers), one UDP socket per public port an
  * attached receiver asked for, and one connected UDP socket per outgoing channel of an attached
- * sender. Forwarding happens in the socket callbacks, one datagram at a time, without queueing.
+ * sender. Forwarding happens in the socket callbacks, one datagram at a time, without queueing
+ * and without allocating: the sockets receive into reused buffers (transientReceive), envelopes
+ * are carved from a reused arena, and what a batch forwarded is handed to the kernel when the
+ * batch ends, before that memory is reused (docs/benchmarks.md, "Relay").
  */
 import net from "node:net";
 import {
@@ -17,6 +20,7 @@ import type { X25519Key } from "../../core/relay/x25519.js";
 import { randomBytes } from "node:crypto";
 import { monotonicMicros } from "../drivers/clock.js";
 import { UdpSocket, type UdpEndpoint } from "../udp-socket.js";
+import { EnvelopeArena } from "./envelope-arena.js";
 
 export const DEFAULT_RELAY_PORT = 8887;
 
@@ -84,6 +88,9 @@ export class RelayServer {
   private readonly sockets = new Map<RelayChannel, UdpSocket>();
   private readonly closedSocketCounters = { sendDrops: 0, sendErrors: 0 };
   private readonly timer: NodeJS.Timeout;
+  private readonly arena: EnvelopeArena;
+  /** public and outgoing sockets given datagrams of the current receive batch */
+  private readonly pendingOut = new Set<UdpSocket>();
   private nextConn = 1;
   private tunnelDrops = 0;
   private closed = false;
@@ -93,6 +100,7 @@ export class RelayServer {
     private readonly tcp: net.Server,
     private readonly udp: UdpSocket,
   ) {
+    this.arena = new EnvelopeArena(() => this.udp.flushSends());
     this.core = new RelayCore({
       relayPrivateKey: options.privateKey,
       allowedKeys: options.allowedKeys,
@@ -104,11 +112,17 @@ export class RelayServer {
       sourceRate: options.sourceRate,
       maxSources: options.maxSources,
       randomBytes: (n) => randomBytes(n),
+      allocateEnvelope: this.arena.allocate,
     });
     tcp.on("connection", (socket) => this.onConnection(socket));
     udp.onDatagram((data, from) => {
       const forward = this.core.fromServer(monotonicMicros(), data, from);
-      if (forward) this.sendOut(forward);
+      if (forward) this.sendOut(forward, true);
+    });
+    // the payloads just forwarded lie in the batch buffer the next batch overwrites
+    udp.onBatchEnd(() => {
+      for (const socket of this.pendingOut) socket.flushSends();
+      this.pendingOut.clear();
     });
     this.timer = setInterval(() => {
       this.core.handleTimeout(monotonicMicros());
@@ -137,6 +151,7 @@ export class RelayServer {
           port,
           recvBufferSize: options.recvBufferSize ?? 8 * 1024 * 1024,
           sendBufferSize: options.sendBufferSize ?? 8 * 1024 * 1024,
+          transientReceive: true,
         });
         return new RelayServer(options, tcp, udp);
       } catch (error) {
@@ -206,15 +221,21 @@ export class RelayServer {
     await this.udp.close();
   }
 
-  private sendOut(forward: InnerForward): void {
+  /** `transient`: the payload lies in a receive batch's buffer, flushed at the batch's end */
+  private sendOut(forward: InnerForward, transient = false): void {
     if (forward.kind === "reply") {
       this.udp.send(forward.datagram, forward.to);
       return;
     }
     const out = this.sockets.get(forward.channel);
     if (!out) return;
-    if (forward.channel.kind === "outgoing") out.send(forward.payload);
-    else out.send(forward.payload, forward.to);
+    const to = forward.channel.kind === "outgoing" ? undefined : forward.to;
+    if (!transient) {
+      out.send(forward.payload, to);
+      return;
+    }
+    out.sendTransient(forward.payload, to);
+    this.pendingOut.add(out);
   }
 
   /** A datagram for a tunnelled server, as one frame on its control connection. */
@@ -319,6 +340,7 @@ export class RelayServer {
         ...where,
         recvBufferSize: this.options.recvBufferSize ?? 8 * 1024 * 1024,
         sendBufferSize: this.options.sendBufferSize ?? 8 * 1024 * 1024,
+        transientReceive: true,
       });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -333,8 +355,13 @@ export class RelayServer {
     socket.onDatagram((data, from) => {
       const forward = this.core.fromOutside(monotonicMicros(), channel, data, from);
       if (!forward) return;
-      if (forward.to) this.udp.send(forward.datagram, forward.to);
-      else this.sendTunnelled(forward.conn, forward.datagram);
+      // the envelope lies in the arena: the TCP tunnel keeps what it is given, so it gets a copy
+      if (forward.to) this.udp.sendTransient(forward.datagram, forward.to);
+      else this.sendTunnelled(forward.conn, Buffer.from(forward.datagram));
+    });
+    socket.onBatchEnd(() => {
+      this.udp.flushSends();
+      this.arena.reset();
     });
     this.sockets.set(channel, socket);
     this.core.channelResult(channel, { port: socket.localAddress.port, host: socket.localAddress.address });
