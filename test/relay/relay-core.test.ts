@@ -8,6 +8,7 @@ import {
   type RelayCoreOptions,
 } from "../../src/core/relay/relay-core.js";
 import {
+  encodeControlBody,
   encodeControlMessage,
   FrameReader,
   MAX_CONTROL_FRAME,
@@ -22,6 +23,7 @@ import {
   macMatches,
   toBase64Url,
 } from "../../src/core/relay/x25519.js";
+import { CONTROL_SEALED, ControlSeal, lengthPrefixed } from "../../src/core/relay/control-seal.js";
 import { serverKeyPair } from "./helpers.js";
 
 /** Deterministic "random" bytes for the core. */
@@ -52,18 +54,40 @@ function drain(core: RelayCore): RelayAction[] {
   return out;
 }
 
-function messagesTo(actions: RelayAction[], conn: number): ControlMessage[] {
+/** The inner servers' ends of the control connections that attached, per core and connection. */
+const seals = new WeakMap<RelayCore, Map<number, ControlSeal>>();
+
+function sealOf(core: RelayCore, conn: number): ControlSeal | undefined {
+  return seals.get(core)?.get(conn);
+}
+
+/** The messages the relay sent `conn` among `actions`, opened as its inner server would. */
+function messagesTo(core: RelayCore, actions: RelayAction[], conn: number): ControlMessage[] {
   const reader = new FrameReader();
   return actions
     .filter((a): a is Extract<RelayAction, { type: "send" }> => a.type === "send" && a.conn === conn)
     .flatMap((a) => reader.push(a.bytes))
-    .map((frame) => parseControlMessage(frame)!);
+    .map((frame) => {
+      const seal = sealOf(core, conn);
+      const body = frame[0] === CONTROL_SEALED && seal ? seal.open(frame) : frame;
+      return parseControlMessage(body!)!;
+    });
+}
+
+/** A frame from `conn`'s inner server: sealed once it attached. */
+function frameFrom(core: RelayCore, conn: number, body: Uint8Array): Buffer {
+  const seal = sealOf(core, conn);
+  return lengthPrefixed(seal ? seal.seal(body) : body);
+}
+
+function control(core: RelayCore, now: number, conn: number, message: ControlMessage): void {
+  core.controlData(now, conn, frameFrom(core, conn, encodeControlBody(message)));
 }
 
 /** Runs the inner server's side of the challenge; returns the welcome (or refusal) and the actions. */
 function attach(core: RelayCore, conn: number, inner: ReturnType<typeof serverKeyPair>, forgeMac = false) {
   assert.equal(core.controlOpened(0, conn, `10.0.0.${conn}:5000`, "192.0.2.1"), true);
-  const [hello] = messagesTo(drain(core), conn);
+  const [hello] = messagesTo(core, drain(core), conn);
   assert.equal(hello?.t, "hello");
   if (hello?.t !== "hello") throw new Error("no hello");
   const serverNonce = Buffer.alloc(16, conn);
@@ -86,18 +110,22 @@ function attach(core: RelayCore, conn: number, inner: ReturnType<typeof serverKe
     }),
   );
   const actions = drain(core);
-  const reply = messagesTo(actions, conn)[0]!;
+  const connections = seals.get(core) ?? new Map<number, ControlSeal>();
+  seals.set(core, connections);
+  connections.set(conn, ControlSeal.fromAttachKey(key, "inner"));
+  const reply = messagesTo(core, actions, conn)[0]!;
+  if (reply.t !== "welcome") connections.delete(conn);
   if (reply.t === "welcome")
     assert.ok(macMatches(attachMac(key, "relay"), fromBase64Url(reply.mac, 32)!), "relay proved its key");
   return { reply, actions, token: reply.t === "welcome" ? fromBase64Url(reply.token, 8)! : Buffer.alloc(8) };
 }
 
 function openPublic(core: RelayCore, conn: number, port: number): RelayChannel {
-  core.controlData(2, conn, encodeControlMessage({ t: "openPort", req: 1, port }));
+  control(core, 2, conn, { t: "openPort", req: 1, port });
   const action = drain(core).find((a) => a.type === "openPublic");
   assert.ok(action?.type === "openPublic");
   core.channelResult(action.channel, { port: port || 40000, host: "0.0.0.0" });
-  const [opened] = messagesTo(drain(core), conn);
+  const [opened] = messagesTo(core, drain(core), conn);
   assert.equal(opened?.t, "portOpened");
   return action.channel;
 }
@@ -148,16 +176,12 @@ test("sender-side channel: the relay sends only to the registered destination", 
   const inner = serverKeyPair();
   const core = makeCore([inner.text]);
   const { token } = attach(core, 1, inner);
-  core.controlData(
-    2,
-    1,
-    encodeControlMessage({ t: "openChannel", req: 5, host: "203.0.113.20", port: 8886 }),
-  );
+  control(core, 2, 1, { t: "openChannel", req: 5, host: "203.0.113.20", port: 8886 });
   const action = drain(core).find((a) => a.type === "openOutgoing");
   assert.ok(action?.type === "openOutgoing");
   assert.equal(action.host, "203.0.113.20");
   core.channelResult(action.channel, { port: 50000, host: "0.0.0.0" });
-  assert.deepEqual(messagesTo(drain(core), 1)[0], {
+  assert.deepEqual(messagesTo(core, drain(core), 1)[0], {
     t: "channelOpened",
     req: 5,
     channel: action.channel.number,
@@ -239,13 +263,7 @@ test("malformed control messages are dropped and counted; an oversized frame clo
   const inner = serverKeyPair();
   const core = makeCore([inner.text]);
   attach(core, 1, inner);
-  const frame = (json: string) => {
-    const body = Buffer.from(json);
-    const out = Buffer.alloc(4 + body.length);
-    out.writeUInt32BE(body.length);
-    body.copy(out, 4);
-    return out;
-  };
+  const frame = (json: string) => frameFrom(core, 1, Buffer.from(json));
   for (const bad of [
     "{",
     "[]",
@@ -259,7 +277,7 @@ test("malformed control messages are dropped and counted; an oversized frame clo
     core.controlData(2, 1, frame(bad));
   }
   assert.equal(core.counters.malformedControl, 8);
-  const replies = messagesTo(drain(core), 1);
+  const replies = messagesTo(core, drain(core), 1);
   assert.ok(replies.every((m) => m.t === "error" && m.code === "PROTOCOL"));
   assert.equal(core.attachments.length, 1, "still attached");
   const huge = Buffer.alloc(4);
@@ -271,8 +289,8 @@ test("malformed control messages are dropped and counted; an oversized frame clo
   // an unauthenticated connection sending something else than auth is refused
   core.controlOpened(4, 2, "x", "y");
   drain(core);
-  core.controlData(4, 2, encodeControlMessage({ t: "openPort", req: 1, port: 1 }));
-  assert.equal(messagesTo(drain(core), 2)[0]?.t, "refused");
+  control(core, 4, 2, { t: "openPort", req: 1, port: 1 });
+  assert.equal(messagesTo(core, drain(core), 2)[0]?.t, "refused");
 });
 
 test("one flooding source is held to its rate while another source still gets through", () => {
@@ -329,9 +347,8 @@ test("memory stays bounded: sources, unauthenticated connections, channels per s
   assert.equal(drain(core).filter((a) => a.type === "closeControl").length, 4);
   assert.equal(core.counters.authTimeouts, 4);
   assert.equal(core.pendingCount, 0);
-  for (let req = 2; req < 5; req++)
-    core.controlData(0, 1, encodeControlMessage({ t: "openPort", req, port: 0 }));
-  const replies = messagesTo(drain(core), 1);
+  for (let req = 2; req < 5; req++) control(core, 0, 1, { t: "openPort", req, port: 0 });
+  const replies = messagesTo(core, drain(core), 1);
   assert.deepEqual(
     replies.map((m) => m.t),
     ["openFailed"],
@@ -350,8 +367,8 @@ test("a server that attaches again replaces its old attachment; max servers and 
   assert.equal(core.fromServer(0, encodeSignal("ping", first.token), SERVER_UDP), null);
   const full = attach(core, 3, b);
   assert.equal(full.reply.t === "refused" && full.reply.code, "RELAY_FULL");
-  core.controlData(0, 2, encodeControlMessage({ t: "openPort", req: 1, port: 8886 }));
-  const [refusedPort] = messagesTo(drain(core), 2);
+  control(core, 0, 2, { t: "openPort", req: 1, port: 8886 });
+  const [refusedPort] = messagesTo(core, drain(core), 2);
   assert.equal(refusedPort?.t === "openFailed" && refusedPort.code, "PORT_NOT_ALLOWED");
 });
 
@@ -360,28 +377,88 @@ test("a tunnelled server gets its datagrams over the control connection and may 
   const core = makeCore([inner.text]);
   const { token } = attach(core, 1, inner);
   const channel = openPublic(core, 1, 0);
-  core.controlData(2, 1, encodeControlMessage({ t: "path", udp: false }));
+  control(core, 2, 1, { t: "path", udp: false });
   drain(core);
   const outside = { address: "203.0.113.9", port: 7 };
   const inbound = core.fromOutside(3, channel, Buffer.from("in"), outside);
   assert.equal(inbound?.to, null, "no UDP path needed: the control connection carries it");
   assert.equal(inbound?.conn, 1);
   const envelope = encodeData(token, channel.number, encodePeer(outside), Buffer.from("out"));
-  const framed = Buffer.concat([Buffer.alloc(4), envelope]);
-  framed.writeUInt32BE(envelope.length);
-  core.controlData(4, 1, framed);
+  core.controlData(4, 1, frameFrom(core, 1, envelope));
   const forward = drain(core).find((a) => a.type === "forward");
   assert.ok(forward?.type === "forward" && forward.forward.kind === "outside");
   assert.deepEqual(forward.forward.to, outside);
   assert.deepEqual(Buffer.from(forward.forward.payload), Buffer.from("out"));
   // an envelope with another token on this connection is dropped
   const foreign = encodeData(Buffer.alloc(8, 1), channel.number, encodePeer(outside), Buffer.from("x"));
-  const framedForeign = Buffer.concat([Buffer.alloc(4), foreign]);
-  framedForeign.writeUInt32BE(foreign.length);
-  core.controlData(5, 1, framedForeign);
+  core.controlData(5, 1, frameFrom(core, 1, foreign));
   assert.equal(drain(core).filter((a) => a.type === "forward").length, 0);
   assert.equal(core.counters.dropsUnknownAttachment, 1);
-  core.controlData(6, 1, encodeControlMessage({ t: "path", udp: true }));
+  control(core, 6, 1, { t: "path", udp: true });
   core.fromServer(7, encodeSignal("ping", token), SERVER_UDP);
   assert.deepEqual(core.fromOutside(8, channel, Buffer.from("in"), outside)?.to, SERVER_UDP);
+});
+
+test("after the welcome every control frame is sealed: injected, replayed and unsealed frames close the connection", () => {
+  const inner = serverKeyPair();
+  const core = makeCore([inner.text]);
+  const { reply } = attach(core, 1, inner);
+  assert.equal(reply.t, "welcome");
+  // what the relay sends from now on is sealed: nothing readable on the wire
+  control(core, 1, 1, { t: "openPort", req: 1, port: 0 });
+  const sent = drain(core).filter((a) => a.type === "openPublic" || a.type === "send");
+  assert.ok(
+    sent.some((a) => a.type === "openPublic"),
+    "a sealed request is obeyed",
+  );
+  // a frame in the clear, as an on-path attacker would inject it
+  const closes = (frame: Buffer, conn: number) => {
+    core.controlData(2, conn, frame);
+    return drain(core).some((a) => a.type === "closeControl" && a.conn === conn);
+  };
+  assert.ok(closes(encodeControlMessage({ t: "openChannel", req: 2, host: "203.0.113.1", port: 9 }), 1));
+  assert.equal(core.attachments.length, 0, "the attachment is gone");
+  assert.equal(core.counters.malformedControl, 1);
+
+  // a replayed sealed frame
+  const other = serverKeyPair();
+  const core2 = makeCore([other.text]);
+  attach(core2, 1, other);
+  const frame = frameFrom(core2, 1, encodeControlBody({ t: "path", udp: false }));
+  core2.controlData(3, 1, frame);
+  assert.equal(core2.attachments[0]?.tunnelled, true);
+  core2.controlData(4, 1, frame);
+  assert.ok(
+    drain(core2).some((a) => a.type === "closeControl" && a.conn === 1),
+    "a replay closes it",
+  );
+
+  // a sealed frame with one bit changed
+  const third = serverKeyPair();
+  const core3 = makeCore([third.text]);
+  attach(core3, 1, third);
+  const altered = frameFrom(core3, 1, encodeControlBody({ t: "path", udp: false }));
+  altered[altered.length - 20]! ^= 1;
+  core3.controlData(5, 1, altered);
+  assert.ok(
+    drain(core3).some((a) => a.type === "closeControl" && a.conn === 1),
+    "an altered frame closes it",
+  );
+  assert.equal(core3.attachments.length, 0);
+});
+
+test("the welcome and everything after it only open with the attach key of that connection", () => {
+  const inner = serverKeyPair();
+  const core = makeCore([inner.text]);
+  attach(core, 1, inner);
+  control(core, 1, 1, { t: "path", udp: false });
+  control(core, 2, 1, { t: "path", udp: true });
+  core.controlData(3, 1, Buffer.from([0, 0, 0, 2, 0x7b, 0x7d])); // "{}" unsealed: closes
+  const frames = drain(core).filter((a) => a.type === "send");
+  for (const a of frames) if (a.type === "send") assert.equal(a.bytes[4], CONTROL_SEALED);
+  // a seal from another attach key cannot open them
+  const stranger = ControlSeal.fromAttachKey(Buffer.alloc(32, 9), "inner");
+  const reader = new FrameReader();
+  for (const a of frames)
+    if (a.type === "send") for (const f of reader.push(a.bytes)) assert.equal(stranger.open(f), null);
 });

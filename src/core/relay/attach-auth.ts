@@ -64,7 +64,7 @@ export function answerHello(
   serverKey: Uint8Array,
   serverNonce: Uint8Array,
   expectedRelayKey: string | undefined,
-): { ok: true; auth: ControlMessage; relayMac: Buffer } | Refusal {
+): { ok: true; auth: ControlMessage; relayMac: Buffer; key: Buffer } | Refusal {
   const relayKey = fromBase64Url(hello.relayKey, X25519_KEY_BYTES);
   const ephemeral = fromBase64Url(hello.ephemeral, X25519_KEY_BYTES);
   const relayNonce = fromBase64Url(hello.nonce, NONCE_BYTES);
@@ -90,7 +90,7 @@ export function answerHello(
     nonce: toBase64Url(serverNonce),
     mac: toBase64Url(attachMac(key, "inner")),
   };
-  return { ok: true, auth, relayMac: attachMac(key, "relay") };
+  return { ok: true, auth, relayMac: attachMac(key, "relay"), key };
 }
 
 /** Inner side: the attachment token when the welcome proves the relay holds its key. */

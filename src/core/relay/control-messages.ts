@@ -71,8 +71,14 @@ export function parseControlMessage(bytes: Uint8Array): ControlMessage | null {
   return message as ControlMessage;
 }
 
+/** A message as a frame body (JSON), before any sealing or length prefix. */
+export function encodeControlBody(message: ControlMessage): Buffer {
+  return Buffer.from(JSON.stringify(message), "utf8");
+}
+
+/** A message as a whole unsealed frame: u32 big-endian length, then the JSON body. */
 export function encodeControlMessage(message: ControlMessage): Buffer {
-  const body = Buffer.from(JSON.stringify(message), "utf8");
+  const body = encodeControlBody(message);
   const out = Buffer.allocUnsafe(4 + body.length);
   out.writeUInt32BE(body.length, 0);
   body.copy(out, 4);

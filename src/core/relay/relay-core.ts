@@ -8,7 +8,7 @@
 import type { KeyObject } from "node:crypto";
 import type { Micros } from "../time.js";
 import {
-  encodeControlMessage,
+  encodeControlBody,
   FrameReader,
   parseControlMessage,
   type ControlMessage,
@@ -28,6 +28,7 @@ import {
 import { portAllowed, type PortRange } from "./port-ranges.js";
 import { SourceLimiter } from "./source-limiter.js";
 import { verifyServerAuth } from "./attach-auth.js";
+import { ControlSeal, lengthPrefixed } from "./control-seal.js";
 import type {
   InnerForward,
   RelayAction,
@@ -160,8 +161,16 @@ export class RelayCore {
   controlData(now: Micros, conn: number, chunk: Uint8Array): void {
     const reader = this.readers.get(conn);
     if (!reader) return;
-    for (const frame of reader.push(chunk)) {
+    for (const received of reader.push(chunk)) {
       if (!this.readers.has(conn)) return;
+      const attachment = this.attached.get(conn);
+      const frame = attachment ? attachment.seal.open(received) : received;
+      if (!frame) {
+        // injected, altered, replayed or dropped on the way: the stream cannot be trusted any more
+        this.counters.malformedControl++;
+        this.closeControl(conn, "a control frame did not authenticate");
+        return;
+      }
       if (frame[0] === ENVELOPE_DATA) {
         this.fromTunnel(now, conn, frame);
         continue;
@@ -431,6 +440,7 @@ export class RelayCore {
       channels: new Map(),
       nextChannel: 1,
       limiterKey: `server:${p.conn}`,
+      seal: ControlSeal.fromAttachKey(key, "relay"),
     };
     this.attached.set(a.conn, a);
     this.byToken.set(tokenKey(a.token), a);
@@ -512,8 +522,23 @@ export class RelayCore {
     this.controlClosed(0, conn);
   }
 
+  /** Sealed once the connection is attached (the welcome is the first sealed frame). */
   private send(conn: number, message: ControlMessage): void {
-    this.actions.push({ type: "send", conn, bytes: encodeControlMessage(message) });
+    this.sendFrame(conn, encodeControlBody(message));
+  }
+
+  private sendFrame(conn: number, body: Uint8Array): void {
+    const seal = this.attached.get(conn)?.seal;
+    this.actions.push({ type: "send", conn, bytes: lengthPrefixed(seal ? seal.seal(body) : body) });
+  }
+
+  /**
+   * A data envelope for a tunnelled server, as a sealed frame on its control connection (through
+   * the action queue, so frames keep the order of their sequence numbers). The caller decides
+   * about backlog before: a frame sealed and then not written would break the sequence.
+   */
+  tunnel(conn: number, envelope: Uint8Array): void {
+    if (this.attached.has(conn)) this.sendFrame(conn, envelope);
   }
 }
 

@@ -3,6 +3,7 @@ import type { Micros } from "../time.js";
 import type { PeerAddress } from "./envelope.js";
 import type { PortRange } from "./port-ranges.js";
 import type { X25519Key } from "./x25519.js";
+import type { ControlSeal } from "./control-seal.js";
 
 export interface RelayCoreOptions {
   relayPrivateKey: X25519Key;
@@ -68,6 +69,8 @@ export interface RelayAttachment {
   nextChannel: number;
   /** this server's key in the per-source rate limiter */
   readonly limiterKey: string;
+  /** seals and opens every control frame after the welcome */
+  readonly seal: ControlSeal;
 }
 
 export type RelayAction =

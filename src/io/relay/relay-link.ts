@@ -7,7 +7,7 @@
 import net from "node:net";
 import { randomBytes } from "node:crypto";
 import {
-  encodeControlMessage,
+  encodeControlBody,
   FrameReader,
   parseControlMessage,
   type ControlMessage,
@@ -21,6 +21,7 @@ import {
 } from "../../core/relay/envelope.js";
 import { reconnectDelay } from "../../core/relay/port-ranges.js";
 import { answerHello, checkWelcome } from "../../core/relay/attach-auth.js";
+import { CONTROL_SEALED, ControlSeal, lengthPrefixed } from "../../core/relay/control-seal.js";
 import { NONCE_BYTES, rawPublicKey, type X25519KeyPair } from "../../core/relay/x25519.js";
 import { UdpSocket, type UdpEndpoint } from "../udp-socket.js";
 import { RelayedTransport, type RelayLinkPort } from "./relayed-transport.js";
@@ -225,6 +226,7 @@ export class RelayLink implements RelayLinkPort {
     if (this.closed) return;
     this.setState("connecting");
     this.reader = new FrameReader();
+    this.seal = null;
     const socket = net.connect({
       host: this.options.relayHost,
       port: this.options.relayPort ?? 8887,
@@ -233,7 +235,10 @@ export class RelayLink implements RelayLinkPort {
     this.socket = socket;
     socket.setKeepAlive(true, 10_000);
     socket.on("data", (chunk: Buffer) => {
-      for (const frame of this.reader.push(chunk)) {
+      for (const received of this.reader.push(chunk)) {
+        const frame = this.openFrame(received);
+        if (!frame)
+          return this.fail(new RelayError("PROTOCOL", "a control frame from the relay did not authenticate"));
         if (frame[0] === ENVELOPE_DATA) {
           this.onDatagram(frame, true);
           continue;
@@ -300,6 +305,23 @@ export class RelayLink implements RelayLinkPort {
 
   private pendingRelayMac: Buffer | null = null;
   private pendingRelayKey: string | null = null;
+  /** from the auth on: seals what this end sends after it and opens the relay's welcome and everything after */
+  private seal: ControlSeal | null = null;
+
+  /**
+   * A frame as it was sent: before our auth only plain frames (hello, refused, error), after it only
+   * sealed ones; null for anything else (the connection is then given up).
+   */
+  private openFrame(frame: Buffer): Buffer | null {
+    if (!this.seal) return frame[0] === CONTROL_SEALED ? null : frame;
+    if (frame[0] !== CONTROL_SEALED) {
+      // a refusal may still come in the clear: the relay refuses before it attaches us
+      if (this.token !== null) return null;
+      const t = parseControlMessage(frame)?.t;
+      return t === "refused" || t === "error" ? frame : null;
+    }
+    return this.seal.open(frame);
+  }
 
   private onHello(m: Extract<ControlMessage, { t: "hello" }>): void {
     const answer = answerHello(
@@ -313,6 +335,7 @@ export class RelayLink implements RelayLinkPort {
     this.pendingRelayMac = answer.relayMac;
     this.pendingRelayKey = m.relayKey;
     this.sendControl(answer.auth);
+    this.seal = ControlSeal.fromAttachKey(answer.key, "inner");
   }
 
   private onWelcome(m: Extract<ControlMessage, { t: "welcome" }>): void {
@@ -377,13 +400,8 @@ export class RelayLink implements RelayLinkPort {
   sendEnvelope(envelope: Buffer): boolean {
     if (!this.tunnelled) return this.udp?.send(envelope) ?? false;
     const socket = this.socket;
-    if (!socket || socket.writableLength > MAX_TUNNEL_BACKLOG) return false;
-    const length = Buffer.allocUnsafe(4);
-    length.writeUInt32BE(envelope.length, 0);
-    socket.cork();
-    socket.write(length);
-    socket.write(envelope);
-    socket.uncork();
+    if (!socket || !this.seal || socket.writableLength > MAX_TUNNEL_BACKLOG) return false;
+    socket.write(this.frame(envelope));
     return true;
   }
 
@@ -462,7 +480,12 @@ export class RelayLink implements RelayLinkPort {
   }
 
   private sendControl(message: ControlMessage): void {
-    this.socket?.write(encodeControlMessage(message));
+    this.socket?.write(this.frame(encodeControlBody(message)));
+  }
+
+  /** A frame to write: sealed after the auth message. */
+  private frame(body: Uint8Array): Buffer {
+    return lengthPrefixed(this.seal ? this.seal.seal(body) : body);
   }
 
   private setState(state: RelayLinkState): void {

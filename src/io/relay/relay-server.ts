@@ -238,19 +238,15 @@ export class RelayServer {
     this.pendingOut.add(out);
   }
 
-  /** A datagram for a tunnelled server, as one frame on its control connection. */
+  /** A datagram for a tunnelled server, as one sealed frame on its control connection. */
   private sendTunnelled(conn: number, datagram: Buffer): void {
     const socket = this.connections.get(conn);
     if (!socket || socket.writableLength > MAX_TUNNEL_BACKLOG) {
       this.tunnelDrops++;
       return;
     }
-    const length = Buffer.allocUnsafe(4);
-    length.writeUInt32BE(datagram.length, 0);
-    socket.cork();
-    socket.write(length);
-    socket.write(datagram);
-    socket.uncork();
+    this.core.tunnel(conn, datagram); // sealing copies it out of the arena
+    this.drain();
   }
 
   private onConnection(socket: net.Socket): void {
@@ -355,9 +351,8 @@ export class RelayServer {
     socket.onDatagram((data, from) => {
       const forward = this.core.fromOutside(monotonicMicros(), channel, data, from);
       if (!forward) return;
-      // the envelope lies in the arena: the TCP tunnel keeps what it is given, so it gets a copy
       if (forward.to) this.udp.sendTransient(forward.datagram, forward.to);
-      else this.sendTunnelled(forward.conn, Buffer.from(forward.datagram));
+      else this.sendTunnelled(forward.conn, forward.datagram);
     });
     socket.onBatchEnd(() => {
       this.udp.flushSends();
