@@ -103,8 +103,12 @@ export async function verifyReceiveToken(
   let view: SandboxView;
   try {
     view = await tokenView(state, record);
-  } catch {
-    return refuse("the receiveToken's path no longer exists on the receiving server");
+  } catch (error) {
+    if (error instanceof FileOpError && error.code === "NOT_FOUND")
+      return refuse("the receiveToken's path no longer exists on the receiving server");
+    // e.g. it became a symbolic link out of the owner's sandbox
+    const why = error instanceof Error ? error.message : String(error);
+    return refuse(`the receiveToken's path cannot be used on the receiving server: ${why}`);
   }
   store.touch(record);
   return { user: record.owner, path: record.path, view };

@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readFile, readdir, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { UdpSender } from "../../../src/io/drivers/udp-sender.js";
 import { cleanup, keyedSender, receiving, tempBase } from "./helpers.js";
@@ -69,6 +69,46 @@ test("a receiveToken's path is the root of its transfer: destinationPath and des
       assert.deepEqual((await readdir(alice)).sort(), ["drop", "private"]);
       assert.deepEqual(await readdir(join(alice, "drop")), ["acme"]);
       assert.deepEqual(await readdir(join(alice, "private")), []);
+    } finally {
+      await s.sender.close();
+    }
+  } finally {
+    await r.stop();
+    await cleanup(base);
+  }
+});
+
+test("a receiveToken whose path is gone, or now leads out of the sandbox, is refused saying which", async () => {
+  const base = await tempBase();
+  const r = await receiving(base);
+  const alice = join(base, "sandbox", "admin");
+  try {
+    const admin = await r.admin();
+    await admin.call("mkdir", { path: "/drop/acme", parents: true });
+    const { token } = (await admin.call("createAPIToken", {
+      permissions: ["upload"],
+      path: "/drop/acme",
+    })) as { token: string };
+    await writeFile(join(base, "report.pdf"), "quarterly");
+    const s = await keyedSender(r.port);
+    const send = () =>
+      s.sender.send({
+        destinationPath: "",
+        files: [{ source: join(base, "report.pdf"), path: "report.pdf" }],
+        receiveToken: { token, password: null },
+      });
+    try {
+      await rm(join(alice, "drop", "acme"), { recursive: true });
+      const gone = await send();
+      assert.equal(gone.code, "RECEIVER_REFUSED");
+      assert.match(gone.message ?? "", /path no longer exists/);
+      // the path is back, as a link to somewhere outside the owner's sandbox
+      await mkdir(join(base, "elsewhere"));
+      await symlink(join(base, "elsewhere"), join(alice, "drop", "acme"));
+      const out = await send();
+      assert.equal(out.code, "RECEIVER_REFUSED");
+      assert.match(out.message ?? "", /cannot be used .*leaves the sandbox through a symbolic link/);
+      assert.deepEqual(await readdir(join(base, "elsewhere")), [], "nothing written there");
     } finally {
       await s.sender.close();
     }
