@@ -1,11 +1,11 @@
 const ARENA_BYTES = 1024 * 1024;
 
 /**
- * Memory for the data envelopes of one receive batch, carved one after another from a buffer that
- * is reused instead of one new buffer per datagram (each new buffer counts as external memory,
- * and on a relay forwarding a gigabit that alone started a full garbage collection every tenth of
- * a second). `reset()` once what used the envelopes has been flushed; when the buffer runs out
- * mid-batch, `flush` is asked to hand everything carved so far to the kernel first.
+ * Memory for data envelopes, carved one after another from a buffer that is reused instead of one
+ * new buffer per datagram (each new buffer counts as external memory, and on a relay forwarding a
+ * gigabit that alone started a full garbage collection every tenth of a second). When the buffer
+ * runs out, `flush` must hand everything carved so far to the kernel (or copy it) before the
+ * front is reused; `reset()` starts at the front early, once the caller has flushed anyway.
  */
 export class EnvelopeArena {
   private readonly buffer = Buffer.allocUnsafe(ARENA_BYTES);

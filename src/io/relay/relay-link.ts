@@ -22,6 +22,7 @@ import {
 import { reconnectDelay } from "../../core/relay/port-ranges.js";
 import { answerHello, checkWelcome } from "../../core/relay/attach-auth.js";
 import { CONTROL_SEALED, ControlSeal, lengthPrefixed } from "../../core/relay/control-seal.js";
+import { EnvelopeArena } from "./envelope-arena.js";
 import { NONCE_BYTES, rawPublicKey, type X25519KeyPair } from "../../core/relay/x25519.js";
 import { UdpSocket, type UdpEndpoint } from "../udp-socket.js";
 import { RelayedTransport, type RelayLinkPort } from "./relayed-transport.js";
@@ -397,8 +398,12 @@ export class RelayLink implements RelayLinkPort {
     this.setState("tunnelled");
   }
 
+  /** Envelopes are carved from one reused buffer; before it wraps, the UDP socket sends what it holds. */
+  private readonly arena = new EnvelopeArena(() => this.udp?.flushSends());
+  readonly allocateEnvelope = (size: number): Buffer => this.arena.allocate(size);
+
   sendEnvelope(envelope: Buffer): boolean {
-    if (!this.tunnelled) return this.udp?.send(envelope) ?? false;
+    if (!this.tunnelled) return this.udp?.sendTransient(envelope) ?? false;
     const socket = this.socket;
     if (!socket || !this.seal || socket.writableLength > MAX_TUNNEL_BACKLOG) return false;
     socket.write(this.frame(envelope));

@@ -13,8 +13,13 @@ export interface RelayLinkPort {
   /** the attachment token, null while detached */
   readonly token: Uint8Array | null;
   readonly publicHost: string | null;
-  /** sends one envelope to the relay: over UDP, or over the control connection when tunnelled */
+  /**
+   * Sends one envelope to the relay: over UDP, or over the control connection when tunnelled. The
+   * envelope may lie in memory from allocateEnvelope, which the link reuses only after a flush.
+   */
   sendEnvelope(envelope: Buffer): boolean;
+  /** memory for one envelope (exactly `size` bytes), carved from the link's reused arena */
+  allocateEnvelope(size: number): Buffer;
   release(transport: RelayedTransport): void;
 }
 
@@ -118,7 +123,9 @@ export class RelayedTransport {
       }
       peer = this.lastToBytes;
     }
-    const ok = this.link.sendEnvelope(encodeData(token, this.channel, peer!, datagram));
+    const ok = this.link.sendEnvelope(
+      encodeData(token, this.channel, peer!, datagram, this.link.allocateEnvelope),
+    );
     if (ok) {
       this.counters.datagramsSent++;
       this.counters.bytesSent += datagram.byteLength;
