@@ -336,14 +336,31 @@ export class SenderEndpoint implements ConnectionHandler {
 
   hasData(): boolean {
     for (const t of this.byNumber.values()) if (t.hasData()) return true;
+    for (const t of this.byNumber.values()) if (t.hasEndgameData()) return true;
     return false;
   }
 
-  writeData(buf: Uint8Array, pos: number, _room: number, packet: SentPacket): number {
+  /**
+   * Data of any transfer, round-robin; end-game copies only when no transfer has anything else,
+   * and for a probe, failing both, a copy of the newest unacknowledged block.
+   */
+  writeData(buf: Uint8Array, pos: number, _room: number, packet: SentPacket, probe = false): number {
+    let end = this.writeFrom(buf, pos, packet, "next");
+    if (end < 0) end = this.writeFrom(buf, pos, packet, "endgame");
+    if (end < 0 && probe) end = this.writeFrom(buf, pos, packet, "probe");
+    return end;
+  }
+
+  private writeFrom(
+    buf: Uint8Array,
+    pos: number,
+    packet: SentPacket,
+    mode: "next" | "endgame" | "probe",
+  ): number {
     const list = this.sending;
     for (let i = 0; i < list.length; i++) {
       const t = list[(this.roundRobin + i) % list.length]!;
-      const r = t.writeNext(buf, pos);
+      const r = t.writeNext(buf, pos, mode);
       if (!r) continue;
       packet.dataTransfer = t.n;
       packet.dataFile = r.file;

@@ -6,9 +6,13 @@
 import { createHash, type Hash } from "node:crypto";
 import { Bitset } from "../util/bitset.js";
 import { writeDataFrame } from "../wire/frames.js";
+import { Endgame } from "./endgame.js";
 import { FILES_PER_MESSAGE, type ByteRanges, type ControlMessage, type FileEntry } from "./messages.js";
 
 export type Overwrite = "always" | "never" | "differs";
+
+/** how far back a probe looks for an unacknowledged block (the newest ones are the likely ones) */
+const PROBE_SCAN_BLOCKS = 256;
 
 export interface TransferFileSpec {
   /** target path relative to the destination path */
@@ -136,6 +140,8 @@ export class SendTransfer {
   /** the chunk new data was last sent from (leaveAhead once per chunk, not per block) */
   private newDataFile = -1;
   private newDataChunk = -1;
+  /** once every block went out: retransmissions twice, copies of the newest blocks (see Endgame) */
+  readonly endgame = new Endgame();
 
   constructor(
     readonly spec: TransferSpec,
@@ -216,6 +222,7 @@ export class SendTransfer {
     this.curBlock = 0;
     this.retransmitQueue = [];
     this.retransmitHead = 0;
+    this.endgame.reset();
     this.readFile = 0;
     this.readChunk = 0;
     // Sending before the accept saves a round trip on a fresh transfer; on a resumed one it would
@@ -487,18 +494,68 @@ export class SendTransfer {
     return this.peekRetransmit() !== null || this.peekNew() !== null;
   }
 
+  /** Every block went out at least once (the new-data cursor is past the last file). */
+  private allSentOnce(): boolean {
+    return this.peekNew() === null && this.curFile >= this.files.length;
+  }
+
+  /** An end-game copy could be sent (only when hasData is false). */
+  hasEndgameData(): boolean {
+    return this.active && this.peekEndgame() !== null;
+  }
+
+  private peekEndgame(): [number, number] | null {
+    if (this.retransmitHead < this.retransmitQueue.length || !this.allSentOnce()) return null;
+    return this.endgame.peek(this);
+  }
+
+  /** For the end-game: the block's chunk is in memory. */
+  hasBlockData(file: number, block: number): boolean {
+    return this.getChunk(file, Math.floor(block / this.chunkBlocks)) !== undefined;
+  }
+
+  /**
+   * The newest block sent and not yet acknowledged whose data is still in memory, looking back at
+   * most PROBE_SCAN_BLOCKS from the newest block sent; null when there is none.
+   */
+  private newestUnacked(): [number, number] | null {
+    let file = Math.min(this.curFile, this.files.length - 1);
+    let block = file === this.curFile ? this.curBlock - 1 : (this.files[file]?.blocks ?? 0) - 1;
+    for (let scanned = 0; file >= 0 && scanned < PROBE_SCAN_BLOCKS; scanned++) {
+      const f = this.files[file]!;
+      if (block < 0 || f.status !== "pending") {
+        file--;
+        block = (this.files[file]?.blocks ?? 0) - 1;
+        continue;
+      }
+      if (f.sent.has(block) && !f.acked.has(block) && this.hasBlockData(file, block)) return [file, block];
+      block--;
+    }
+    return null;
+  }
+
   /**
    * Writes the next block as a DATA frame; returns [end position, was a retransmission], or null.
-   * `room` must fit a whole block plus the frame header.
+   * `room` must fit a whole block plus the frame header. `mode` "endgame": only an end-game copy;
+   * "probe": only a copy of the newest unacknowledged block, for a probe-timeout packet (which
+   * otherwise carries a bare PING, and a lost last block would cost another round trip).
    */
   writeNext(
     buf: Uint8Array,
     pos: number,
+    mode: "next" | "endgame" | "probe" = "next",
   ): { end: number; file: number; block: number; retransmission: boolean } | null {
     if (!this.active) return null;
-    let next = this.peekRetransmit();
+    let next: [number, number] | null;
     let fromQueue = true;
-    if (next) this.retransmitHead += 2;
+    if (mode === "endgame") {
+      next = this.peekEndgame();
+      if (!next) return null;
+      this.endgame.onCopySent(next[1]);
+    } else if (mode === "probe") {
+      next = this.newestUnacked();
+      if (!next) return null;
+    } else if ((next = this.peekRetransmit())) this.retransmitHead += 2;
     else {
       next = this.peekNew();
       fromQueue = false;
@@ -546,7 +603,9 @@ export class SendTransfer {
   onBlockLost(file: number, block: number): void {
     const f = this.files[file];
     if (!f || f.status !== "pending" || block >= f.blocks || f.acked.has(block)) return;
+    this.endgame.blocksLost++;
     this.retransmitQueue.push(file, block);
+    if (this.allSentOnce() && this.endgame.repeat()) this.retransmitQueue.push(file, block);
   }
 
   onFileOk(file: number): void {
@@ -575,6 +634,7 @@ export class SendTransfer {
     f.ackedPerChunk.fill(0);
     this.dropChunks(file);
     this.newDataFile = -1;
+    this.endgame.reset();
     this.resetHash(f);
     if (this.curFile > file) {
       this.curFile = file;

@@ -77,8 +77,11 @@ export interface ConnectionHandler {
   onClosed(code: string, reason: string, byPeer: boolean): void;
   /** true when a DATA frame could be written now */
   hasData(): boolean;
-  /** Writes one DATA frame at `pos` within `room` bytes, noting what it carries on `packet`; -1 if none. */
-  writeData(buf: Uint8Array, pos: number, room: number, packet: SentPacket): number;
+  /**
+   * Writes one DATA frame at `pos` within `room` bytes, noting what it carries on `packet`; -1 if
+   * none. `probe`: the packet is a probe-timeout probe, which may repeat data already in flight.
+   */
+  writeData(buf: Uint8Array, pos: number, room: number, packet: SentPacket, probe: boolean): number;
   onDataAcked(packet: SentPacket): void;
   onDataLost(packet: SentPacket): void;
   /** A DATA frame arrived; false means it cannot be taken now (the packet is then not acknowledged). */
@@ -669,7 +672,7 @@ export class Connection {
         pos = writeControlFrame(buf, pos, chunk[0], chunk[1]);
       }
     } else if (probe || this.sent.bytesInFlight + this.datagramSize <= this.peerWindow) {
-      const end = this.handler.writeData(buf, pos, room - (pos - HEADER_SIZE), p);
+      const end = this.handler.writeData(buf, pos, room - (pos - HEADER_SIZE), p, probe);
       if (end >= 0) {
         pos = end;
         this.counters.dataPacketsSent++;
