@@ -17,21 +17,26 @@ interface RecvTransfer {
   rootPath: string;
 }
 
+/** A receiving server whose admin holds an upload token for /drop/acme, and a report to send. */
+async function tokenForDrop(base: string, password: string | null) {
+  // no --recv-allow-anonymous: only the token lets transfers in
+  const r = await receiving(base);
+  const admin = await r.admin();
+  await admin.call("mkdir", { path: "/drop/acme", parents: true });
+  const { token } = (await admin.call("createAPIToken", {
+    permissions: ["upload"],
+    path: "/drop/acme",
+    ...(password === null ? {} : { password }),
+  })) as { token: string };
+  await writeFile(join(base, "report.pdf"), "quarterly");
+  return { r, admin, receiveToken: { token, password } };
+}
+
 test("a receiveToken's path is the root of its transfer: destinationPath and destPath go below it", async () => {
   const base = await tempBase();
-  // no --recv-allow-anonymous: only the token lets these transfers in
-  const r = await receiving(base);
+  const { r, admin, receiveToken } = await tokenForDrop(base, "pw");
   const alice = join(base, "sandbox", "admin");
   try {
-    const admin = await r.admin();
-    await admin.call("mkdir", { path: "/drop/acme", parents: true });
-    const { token } = (await admin.call("createAPIToken", {
-      permissions: ["upload"],
-      path: "/drop/acme",
-      password: "pw",
-    })) as { token: string };
-    await writeFile(join(base, "report.pdf"), "quarterly");
-    const receiveToken = { token, password: "pw" };
     const s = await keyedSender(r.port);
     const send = (sender: UdpSender, destinationPath: string, path: string) =>
       sender.send({ destinationPath, files: [{ source: join(base, "report.pdf"), path }], receiveToken });
@@ -80,22 +85,15 @@ test("a receiveToken's path is the root of its transfer: destinationPath and des
 
 test("a receiveToken whose path is gone, or now leads out of the sandbox, is refused saying which", async () => {
   const base = await tempBase();
-  const r = await receiving(base);
+  const { r, receiveToken } = await tokenForDrop(base, null);
   const alice = join(base, "sandbox", "admin");
   try {
-    const admin = await r.admin();
-    await admin.call("mkdir", { path: "/drop/acme", parents: true });
-    const { token } = (await admin.call("createAPIToken", {
-      permissions: ["upload"],
-      path: "/drop/acme",
-    })) as { token: string };
-    await writeFile(join(base, "report.pdf"), "quarterly");
     const s = await keyedSender(r.port);
     const send = () =>
       s.sender.send({
         destinationPath: "",
         files: [{ source: join(base, "report.pdf"), path: "report.pdf" }],
-        receiveToken: { token, password: null },
+        receiveToken,
       });
     try {
       await rm(join(alice, "drop", "acme"), { recursive: true });
