@@ -65,13 +65,18 @@ test("the control stream reassembles messages from lost, reordered and duplicate
   const out = new ControlSendStream();
   const msgs = [new Uint8Array(3000).fill(1), new Uint8Array([2]), new Uint8Array(10).fill(3)];
   for (const m of msgs) out.write(m);
-  const chunks: Array<[number, Uint8Array]> = [];
+  const chunks: Array<[number, Uint8Array, boolean]> = [];
   for (let c = out.next(500); c; c = out.next(500)) chunks.push(c);
+  assert.ok(
+    chunks.every((c) => !c[2]),
+    "no repeat asked for",
+  );
   // lose chunk 2, deliver the rest in reverse with a duplicate
   const lostChunk = chunks[2]!;
   out.onLost(lostChunk[0], lostChunk[1].length);
   const resent = out.next(500)!;
   assert.equal(resent[0], lostChunk[0]);
+  assert.equal(resent[2], false, "a resend");
   const recv = new ControlRecvStream();
   const got: Uint8Array[] = [];
   const order = [...chunks.filter((_, i) => i !== 2).reverse(), chunks[0]!, resent];
@@ -81,6 +86,23 @@ test("the control stream reassembles messages from lost, reordered and duplicate
     [3000, 1, 10],
   );
   assert.deepEqual([...got[1]!], [2]);
+});
+
+test("a repeat of control data resends only what is still unacknowledged", () => {
+  const out = new ControlSendStream();
+  out.write(new Uint8Array(10)); // bytes 0–13, no repeat wanted
+  out.write(new Uint8Array(100).fill(7), true); // bytes 14–117
+  assert.equal(out.next(14)![2], false);
+  const [offset, first, wanted] = out.next(1000)!;
+  assert.equal(wanted, true, "the first transmission of a message that asked for a repeat");
+  out.onAcked(0, 14);
+  out.onAcked(14, 50);
+  out.repeat(offset, first.length);
+  const again = out.next(1000)!;
+  assert.deepEqual([again[0], again[1].length, again[2]], [64, 54, false]);
+  out.onAcked(64, 54);
+  out.repeat(offset, first.length);
+  assert.equal(out.next(1000), null, "nothing left to repeat once all of it was acknowledged");
 });
 
 test("ACKs go out after the configured count, at once on reordering, else after the delay", () => {

@@ -476,8 +476,9 @@ export class SenderEndpoint implements ConnectionHandler {
       this.events.push({ type: "read", transfer: t.id, file: r.file, offset: r.offset, length: r.length }),
   };
 
+  /** Announcements go out twice when the first is not acknowledged soon: the data after them needs them. */
   private send(m: ControlMessage): void {
-    this.connection?.sendControl(encodeControl(m));
+    this.connection?.sendControl(encodeControl(m), m.t === "start" || m.t === "files");
   }
 
   private announce(t: SendTransfer): void {

@@ -97,6 +97,13 @@ export type Role = "initiator" | "responder";
 
 const INITIAL_PEER_WINDOW = 64 * 1024 * 1024;
 const MAX_PTO_INTERVAL: Micros = 2_000_000;
+/**
+ * A control message written with `repeat` that is still unacknowledged this many packets after it
+ * first went out is sent once more. A peer cannot use (nor acknowledge) the data of a transfer
+ * whose announcement it lacks, so a lost announcement would otherwise show only at the probe
+ * timeout; a copy some packets on, outside a short loss burst, costs a few hundred bytes.
+ */
+const CONTROL_REPEAT_AFTER_PACKETS = 16;
 const HANDSHAKE_RETRY_INITIAL: Micros = 1_000_000;
 
 export class Connection {
@@ -116,6 +123,11 @@ export class Connection {
   private readonly acks: AckTracker;
   private readonly pacer: Pacer;
   private readonly controlOut = new ControlSendStream();
+  /**
+   * Control data sent for the first time, as (packet number it is due again at, offset, length):
+   * see CONTROL_REPEAT_AFTER_PACKETS.
+   */
+  private readonly controlRepeats: number[] = [];
   private readonly controlIn = new ControlRecvStream();
   private protection: PacketProtection = new ChecksumProtection();
   private nextPn = 0;
@@ -226,9 +238,12 @@ export class Connection {
     this.applyRates();
   }
 
-  /** Queues a control message for reliable, ordered delivery. */
-  sendControl(message: Uint8Array): void {
-    this.controlOut.write(message);
+  /**
+   * Queues a control message for reliable, ordered delivery. `repeat`: sent once more if still
+   * unacknowledged CONTROL_REPEAT_AFTER_PACKETS later (for messages that gate the data after them).
+   */
+  sendControl(message: Uint8Array, repeat = false): void {
+    this.controlOut.write(message, repeat);
   }
 
   close(code: string, reason: string): void {
@@ -664,12 +679,18 @@ export class Connection {
     const p = this.newPacket(now, 0, true);
     let pos = HEADER_SIZE;
     const left = room;
+    const repeats = this.controlRepeats;
+    while (repeats.length > 0 && repeats[0]! <= pn) {
+      this.controlOut.repeat(repeats[1]!, repeats[2]!);
+      repeats.splice(0, 3);
+    }
     if (this.controlOut.hasPending() && left > MAX_CONTROL_FRAME_OVERHEAD) {
       const chunk = this.controlOut.next(left - MAX_CONTROL_FRAME_OVERHEAD);
       if (chunk) {
         p.controlOffset = chunk[0];
         p.controlLength = chunk[1].length;
         pos = writeControlFrame(buf, pos, chunk[0], chunk[1]);
+        if (chunk[2]) repeats.push(pn + CONTROL_REPEAT_AFTER_PACKETS, chunk[0], chunk[1].length);
       }
     } else if (probe || this.sent.bytesInFlight + this.datagramSize <= this.peerWindow) {
       const end = this.handler.writeData(buf, pos, room - (pos - HEADER_SIZE), p, probe);

@@ -16,8 +16,13 @@ export class ControlSendStream {
   private sent = 0;
   private readonly lost = new RangeSet();
   private readonly acked = new RangeSet();
+  /** stream bytes whose writer asked for a second copy, not yet sent the first time */
+  private readonly repeatWanted = new RangeSet();
 
-  write(message: Uint8Array): void {
+  /** `repeat`: the message should go out twice (see Connection.sendControl). */
+  write(message: Uint8Array, repeat = false): void {
+    const start = this.base + this.length;
+    if (repeat) this.repeatWanted.add(start, start + 4 + message.length);
     const need = this.length + 4 + message.length;
     if (need > this.buf.length) {
       const grown = new Uint8Array(Math.max(need, this.buf.length * 2));
@@ -37,20 +42,35 @@ export class ControlSendStream {
     return this.lost.size > 0 || this.sent < this.base + this.length;
   }
 
-  /** Next chunk to send, lost ranges first: [offset, bytes], or null. */
-  next(maxLen: number): [number, Uint8Array] | null {
+  /**
+   * Next chunk to send, lost ranges first: [offset, bytes, whether it is the first transmission of
+   * bytes that asked for a repeat], or null.
+   */
+  next(maxLen: number): [number, Uint8Array, boolean] | null {
     const lost = this.lost[Symbol.iterator]().next();
     if (!lost.done) {
       const start = lost.value[0];
       const end = Math.min(lost.value[1], start + maxLen);
       this.lost.remove(start, end);
-      return [start, this.buf.slice(start - this.base, end - this.base)];
+      return [start, this.buf.slice(start - this.base, end - this.base), false];
     }
     const end = Math.min(this.base + this.length, this.sent + maxLen);
     if (end <= this.sent) return null;
     const start = this.sent;
     this.sent = end;
-    return [start, this.buf.slice(start - this.base, end - this.base)];
+    let repeat = false;
+    for (const [s, e] of this.repeatWanted) {
+      if (s >= end) break;
+      if (e > start) repeat = true;
+    }
+    this.repeatWanted.removeBelow(end);
+    return [start, this.buf.slice(start - this.base, end - this.base), repeat];
+  }
+
+  /** Sends [offset, offset + len) again unless it has been acknowledged meanwhile. */
+  repeat(offset: number, len: number): void {
+    const start = Math.max(offset, this.base);
+    if (offset + len > start) this.onLost(start, offset + len - start);
   }
 
   onAcked(offset: number, len: number): void {

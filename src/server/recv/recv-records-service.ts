@@ -7,7 +7,8 @@
  */
 import type { PeerInfo } from "../../core/transport/handshake.js";
 import type { IncomingTransfer } from "../../core/endpoint/receiver.js";
-import { epochMicrosNow, monotonicMicros } from "../../io/drivers/clock.js";
+import { monotonicMicros } from "../../io/drivers/clock.js";
+import type { Clock } from "../clock.js";
 import type { FileVerified, TransferEnd, UdpReceiver } from "../../io/drivers/udp-receiver.js";
 import { join } from "node:path";
 import type { ServerEvents } from "../events.js";
@@ -26,6 +27,8 @@ export interface RecordSettings {
   expirySeconds: number;
   rateWindowSeconds: number;
   checkpointSeconds: number;
+  /** the server's clock: record times and the garbage collector's expiry use the same one */
+  clock: Clock;
 }
 
 export interface Admission {
@@ -85,7 +88,7 @@ export class RecvRecords {
   }
 
   admitted(receiver: UdpReceiver, transfer: IncomingTransfer, a: Admission): void {
-    const now = epochMicrosNow();
+    const now = this.settings.clock.nowMicros();
     const files = transfer.files.filter((f) => !f.d);
     const existing = this.monitors.get(transfer.id);
     const rootPath = join(a.sandboxRoot, transfer.destinationPath);
@@ -164,7 +167,7 @@ export class RecvRecords {
     if (!m) return;
     m.sample(monotonicMicros(), this.settings.rateWindowSeconds);
     const v = m.doc.view;
-    const now = epochMicrosNow();
+    const now = this.settings.clock.nowMicros();
     const fileError = this.fileErrors.get(end.transfer);
     this.fileErrors.delete(end.transfer);
     switch (end.outcome) {
@@ -203,7 +206,7 @@ export class RecvRecords {
   /** Samples every live record; returns per source (serverUid) the file bytes of the tick. */
   tick(nowMonotonic: number): Map<string, SourceSample> {
     const bySource = new Map<string, SourceSample>();
-    const now = epochMicrosNow();
+    const now = this.settings.clock.nowMicros();
     const save = nowMonotonic - this.lastSave >= this.settings.checkpointSeconds * 1e6;
     if (save) this.lastSave = nowMonotonic;
     for (const [id, m] of this.monitors) {

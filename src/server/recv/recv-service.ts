@@ -5,7 +5,7 @@
  */
 import type { PeerInfo } from "../../core/transport/handshake.js";
 import type { IncomingTransfer } from "../../core/endpoint/receiver.js";
-import { monotonicMicros, toEpochMicros, epochMicrosNow } from "../../io/drivers/clock.js";
+import { monotonicMicros, toEpochMicros } from "../../io/drivers/clock.js";
 import { formatPublicKey } from "../../io/keys.js";
 import {
   UdpReceiver,
@@ -63,6 +63,7 @@ export class RecvService {
       expirySeconds,
       rateWindowSeconds: o.rateWindow,
       checkpointSeconds: Math.max(1, o.checkpointFrequency),
+      clock: state.clock,
     });
     for (const r of this.records.all()) {
       if (r.sourceServerUid) this.sourceFor(r.sourceServerUid, r.startTime).noteRecord(r);
@@ -140,7 +141,7 @@ export class RecvService {
     user: string | null,
     description: string,
   ): AuthorizedClientRecord {
-    const client = this.clients.add(key, user, description, caller.user, epochMicrosNow());
+    const client = this.clients.add(key, user, description, caller.user, this.state.clock.nowMicros());
     this.state.events.emit(
       "recv.authorizedClientAdded",
       { clientPublicKey: client.clientPublicKey, user: client.user },
@@ -184,7 +185,7 @@ export class RecvService {
       ip,
       port,
     });
-    const now = epochMicrosNow();
+    const now = this.state.clock.nowMicros();
     const connection = receiver.endpoint.session(session);
     if (peer.serverUid && connection)
       this.sourceFor(peer.serverUid, now).opened(session, connection, ip, port);

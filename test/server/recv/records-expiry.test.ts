@@ -81,6 +81,7 @@ test("expired receive records are dropped, the others kept", async () => {
       expirySeconds: 3600,
       rateWindowSeconds: 10,
       checkpointSeconds: 5,
+      clock: systemClock,
     });
     assert.equal(records.all().length, 2);
     const collector = recvCollector(records, { checkpointDirs: () => [], logger: silentLogger() });
