@@ -34,6 +34,8 @@ export interface BatchDestination {
 export class SendBatcher {
   private datagrams: Uint8Array[] = [];
   private destinations: (BatchDestination | null)[] = [];
+  /** per datagram: its memory is reused by the caller after the next flush (copy it if it must wait) */
+  private transient: boolean[] = [];
   private scheduled = false;
   private gso: boolean;
 
@@ -59,10 +61,15 @@ export class SendBatcher {
     return this.datagrams.length;
   }
 
-  /** `to` must be an IP literal (no name lookup here); null for a connected socket */
-  add(datagram: Uint8Array, to: BatchDestination | null = null): void {
+  /**
+   * `to` must be an IP literal (no name lookup here); null for a connected socket. `transient`:
+   * the caller reuses the datagram's memory once the batch has been flushed, so a datagram that has
+   * to wait in dgram's queue instead is copied.
+   */
+  add(datagram: Uint8Array, to: BatchDestination | null = null, transient = false): void {
     this.datagrams.push(datagram);
     this.destinations.push(to);
+    this.transient.push(transient);
     if (this.datagrams.length >= MAX_MMSG) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -71,17 +78,16 @@ export class SendBatcher {
     }
   }
 
-  /**
-   * Sends everything pending now. `copyLeftovers`: what goes to dgram's queue instead (the kernel
-   * buffer is full) is copied first, because the caller is about to reuse the datagrams' memory.
-   */
-  flush(copyLeftovers = false): void {
+  /** Sends everything pending now. */
+  flush(): void {
     this.scheduled = false;
     const batch = this.datagrams;
     const to = this.destinations;
+    const transient = this.transient;
     if (batch.length === 0) return;
     this.datagrams = [];
     this.destinations = [];
+    this.transient = [];
     let i = 0;
     while (i < batch.length) {
       if (this.socket.getSendQueueCount() > 0) break; // libuv holds older datagrams: keep the order
@@ -119,7 +125,7 @@ export class SendBatcher {
     }
     for (; i < batch.length; i++) {
       const datagram = batch[i]!;
-      this.fallback(copyLeftovers ? Uint8Array.prototype.slice.call(datagram) : datagram, to[i] ?? null);
+      this.fallback(transient[i] ? Uint8Array.prototype.slice.call(datagram) : datagram, to[i] ?? null);
     }
   }
 }

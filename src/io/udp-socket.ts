@@ -229,7 +229,7 @@ export class UdpSocket {
    */
   sendTransient(datagram: Uint8Array, to?: UdpEndpoint): boolean {
     if (this.batcher && this.socket.getSendQueueCount() === 0 && this.batchable(to) && !this.closed) {
-      this.batcher.add(datagram, to ?? null);
+      this.batcher.add(datagram, to ?? null, true);
       this.counters.datagramsSent++;
       this.counters.bytesSent += datagram.byteLength;
       return true;
@@ -237,9 +237,9 @@ export class UdpSocket {
     return this.send(Uint8Array.prototype.slice.call(datagram), to);
   }
 
-  /** Hands every batched datagram to the kernel (or a copy to dgram's queue) now. */
+  /** Hands every batched datagram to the kernel now (a transient one that must wait: a copy to dgram's queue). */
   flushSends(): void {
-    this.batcher?.flush(true);
+    this.batcher?.flush();
   }
 
   /** Called after each batch of a transientReceive socket, before its buffer is reused. */

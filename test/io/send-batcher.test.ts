@@ -136,7 +136,7 @@ test("what the kernel cannot take now (EAGAIN) goes to dgram's queue, in order, 
   assert.deepEqual(viaDgram, [30, 40, 50, 60, 70]);
 });
 
-test("flush(true) hands dgram's queue copies, so the caller may reuse the datagrams' memory at once", () => {
+test("a transient datagram that has to wait in dgram's queue goes there as a copy, so its memory may be reused", () => {
   const { native } = fakeNative({ batch: () => 0 }); // the kernel buffer is full
   const handed: Uint8Array[] = [];
   const counters = { batchSyscalls: 0, gsoDatagrams: 0 };
@@ -151,14 +151,13 @@ test("flush(true) hands dgram's queue copies, so the caller may reuse the datagr
     false,
   );
   const memory = new Uint8Array(64).fill(7);
-  b.add(memory.subarray(0, 32));
-  b.flush(true);
-  b.add(memory.subarray(32));
-  b.flush(false);
+  b.add(memory.subarray(0, 32), null, true);
+  b.add(memory.subarray(32), null, false);
+  b.flush();
   memory.fill(0); // the caller reuses its memory
   assert.deepEqual([...handed[0]!], new Array<number>(32).fill(7), "the copy kept its bytes");
   assert.notEqual(handed[0]!.buffer, memory.buffer);
-  assert.equal(handed[1]!.buffer, memory.buffer, "without copyLeftovers the datagram itself is queued");
+  assert.equal(handed[1]!.buffer, memory.buffer, "a datagram not marked transient is queued itself");
 });
 
 test("a kernel error drops the failed datagram, is reported by name, and the rest still go", () => {
