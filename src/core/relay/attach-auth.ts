@@ -20,6 +20,9 @@ import {
 
 export type Refusal = { ok: false; code: string; message: string };
 
+/** The relay protocol's version in `hello`: 2 since control frames are sealed after the welcome. */
+export const RELAY_PROTOCOL_VERSION = 2;
+
 /** What the relay sent in its hello and keeps until the answer. */
 export interface RelayChallenge {
   ephemeralPrivate: KeyObject;
@@ -68,7 +71,14 @@ export function answerHello(
   const relayKey = fromBase64Url(hello.relayKey, X25519_KEY_BYTES);
   const ephemeral = fromBase64Url(hello.ephemeral, X25519_KEY_BYTES);
   const relayNonce = fromBase64Url(hello.nonce, NONCE_BYTES);
-  if (hello.v !== 1 || !relayKey || !ephemeral || !relayNonce) {
+  if (hello.v !== RELAY_PROTOCOL_VERSION) {
+    return {
+      ok: false,
+      code: "PROTOCOL",
+      message: `the relay speaks relay protocol ${hello.v}, this server ${RELAY_PROTOCOL_VERSION}`,
+    };
+  }
+  if (!relayKey || !ephemeral || !relayNonce) {
     return { ok: false, code: "PROTOCOL", message: "malformed hello from the relay" };
   }
   if (expectedRelayKey && expectedRelayKey !== hello.relayKey) {

@@ -27,7 +27,7 @@ import {
 } from "./envelope.js";
 import { portAllowed, type PortRange } from "./port-ranges.js";
 import { SourceLimiter } from "./source-limiter.js";
-import { verifyServerAuth } from "./attach-auth.js";
+import { RELAY_PROTOCOL_VERSION, verifyServerAuth } from "./attach-auth.js";
 import { ControlSeal, lengthPrefixed } from "./control-seal.js";
 import type {
   InnerForward,
@@ -150,7 +150,7 @@ export class RelayCore {
     this.readers.set(conn, p.reader);
     this.send(conn, {
       t: "hello",
-      v: 1,
+      v: RELAY_PROTOCOL_VERSION,
       relayKey: this.publicKey,
       ephemeral: toBase64Url(p.ephemeral),
       nonce: toBase64Url(p.nonce),
