@@ -8,7 +8,7 @@ import {
   encodeSignal,
 } from "../../src/core/relay/envelope.js";
 import { parsePortRanges, portAllowed, reconnectDelay } from "../../src/core/relay/port-ranges.js";
-import { FrameReader, encodeControlMessage } from "../../src/core/relay/control-messages.js";
+import { FrameReader, encodeControlBody, lengthPrefixed } from "../../src/core/relay/control-messages.js";
 
 test("envelopes round-trip IPv4 and IPv6 peers and leave the payload untouched", () => {
   const token = Buffer.from("0102030405060708", "hex");
@@ -48,8 +48,8 @@ test("port lists, ranges and reconnect backoff", () => {
 
 test("control frames split anywhere in the TCP stream are reassembled", () => {
   const bytes = Buffer.concat([
-    encodeControlMessage({ t: "close", channel: 1 }),
-    encodeControlMessage({ t: "close", channel: 2 }),
+    lengthPrefixed(encodeControlBody({ t: "close", channel: 1 })),
+    lengthPrefixed(encodeControlBody({ t: "close", channel: 2 })),
   ]);
   const reader = new FrameReader();
   const frames = [...bytes].flatMap((b) => reader.push(Buffer.from([b])));

@@ -9,8 +9,8 @@ import {
 } from "../../src/core/relay/relay-core.js";
 import {
   encodeControlBody,
-  encodeControlMessage,
   FrameReader,
+  lengthPrefixed,
   MAX_CONTROL_FRAME,
   parseControlMessage,
   type ControlMessage,
@@ -23,7 +23,7 @@ import {
   macMatches,
   toBase64Url,
 } from "../../src/core/relay/x25519.js";
-import { CONTROL_SEALED, ControlSeal, lengthPrefixed } from "../../src/core/relay/control-seal.js";
+import { CONTROL_SEALED, ControlSeal } from "../../src/core/relay/control-seal.js";
 import { serverKeyPair } from "./helpers.js";
 
 /** Deterministic "random" bytes for the core. */
@@ -52,6 +52,11 @@ function drain(core: RelayCore): RelayAction[] {
   const out: RelayAction[] = [];
   for (let a = core.pollAction(); a; a = core.pollAction()) out.push(a);
   return out;
+}
+
+/** A control message as an unsealed frame (before the welcome, or as an attacker would inject it). */
+function plainFrame(message: ControlMessage): Buffer {
+  return lengthPrefixed(encodeControlBody(message));
 }
 
 /** The inner servers' ends of the control connections that attached, per core and connection. */
@@ -102,7 +107,7 @@ function attach(core: RelayCore, conn: number, inner: ReturnType<typeof serverKe
   core.controlData(
     1,
     conn,
-    encodeControlMessage({
+    plainFrame({
       t: "auth",
       serverKey: inner.text,
       nonce: toBase64Url(serverNonce),
@@ -416,7 +421,7 @@ test("after the welcome every control frame is sealed: injected, replayed and un
     core.controlData(2, conn, frame);
     return drain(core).some((a) => a.type === "closeControl" && a.conn === conn);
   };
-  assert.ok(closes(encodeControlMessage({ t: "openChannel", req: 2, host: "203.0.113.1", port: 9 }), 1));
+  assert.ok(closes(plainFrame({ t: "openChannel", req: 2, host: "203.0.113.1", port: 9 }), 1));
   assert.equal(core.attachments.length, 0, "the attachment is gone");
   assert.equal(core.counters.malformedControl, 1);
 

@@ -76,12 +76,11 @@ export function encodeControlBody(message: ControlMessage): Buffer {
   return Buffer.from(JSON.stringify(message), "utf8");
 }
 
-/** A message as a whole unsealed frame: u32 big-endian length, then the JSON body. */
-export function encodeControlMessage(message: ControlMessage): Buffer {
-  const body = encodeControlBody(message);
-  const out = Buffer.allocUnsafe(4 + body.length);
-  out.writeUInt32BE(body.length, 0);
-  body.copy(out, 4);
+/** A frame body with its u32 big-endian length prefix, as written to the control connection. */
+export function lengthPrefixed(body: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(4 + body.byteLength);
+  out.writeUInt32BE(body.byteLength, 0);
+  out.set(body, 4);
   return out;
 }
 

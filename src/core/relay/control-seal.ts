@@ -78,11 +78,3 @@ export class ControlSeal {
     }
   }
 }
-
-/** A frame body with its u32 big-endian length prefix, as written to the control connection. */
-export function lengthPrefixed(body: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(4 + body.byteLength);
-  out.writeUInt32BE(body.byteLength, 0);
-  out.set(body, 4);
-  return out;
-}

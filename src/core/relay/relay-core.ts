@@ -10,6 +10,7 @@ import type { Micros } from "../time.js";
 import {
   encodeControlBody,
   FrameReader,
+  lengthPrefixed,
   parseControlMessage,
   type ControlMessage,
 } from "./control-messages.js";
@@ -28,7 +29,7 @@ import {
 import { portAllowed, type PortRange } from "./port-ranges.js";
 import { SourceLimiter } from "./source-limiter.js";
 import { RELAY_PROTOCOL_VERSION, verifyServerAuth } from "./attach-auth.js";
-import { ControlSeal, lengthPrefixed } from "./control-seal.js";
+import { ControlSeal } from "./control-seal.js";
 import type {
   InnerForward,
   RelayAction,

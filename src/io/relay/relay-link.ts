@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import {
   encodeControlBody,
   FrameReader,
+  lengthPrefixed,
   parseControlMessage,
   type ControlMessage,
 } from "../../core/relay/control-messages.js";
@@ -21,7 +22,7 @@ import {
 } from "../../core/relay/envelope.js";
 import { reconnectDelay } from "../../core/relay/port-ranges.js";
 import { answerHello, checkWelcome } from "../../core/relay/attach-auth.js";
-import { CONTROL_SEALED, ControlSeal, lengthPrefixed } from "../../core/relay/control-seal.js";
+import { CONTROL_SEALED, ControlSeal } from "../../core/relay/control-seal.js";
 import { EnvelopeArena } from "./envelope-arena.js";
 import { NONCE_BYTES, rawPublicKey, type X25519KeyPair } from "../../core/relay/x25519.js";
 import { UdpSocket, type UdpEndpoint } from "../udp-socket.js";
