@@ -16,7 +16,7 @@ import { InvalidArgumentError } from "commander";
 import { parseRelay, relaySettings } from "../../src/cli/commands/cp/sending.js";
 import type { CpOptions } from "../../src/cli/commands/cp/options.js";
 import { readAdminPassword } from "../../src/client/credentials.js";
-import { startRelay } from "../relay/helpers.js";
+import { startRelayAllowing } from "../relay/helpers.js";
 import { launch, stop, type Server } from "../server/send/processes.js";
 import { runCli } from "./run-cli.js";
 
@@ -70,14 +70,7 @@ test("cp --relay: uploads (user@, --remote-token) and a download sent through a 
   const sender = await launch(join(base, "send"), ["--recv-port", "0"]);
   const receiver = await launch(join(base, "recv"), ["--recv-port", "0"]);
   const senderKey = ((await sender.api.call("getServerInfo", {})) as { publicKey: string }).publicKey;
-  const relay = await startRelay([
-    "--state-dir",
-    join(base, "relay-state"),
-    "--control-port",
-    "0",
-    "--allow-server-key",
-    senderKey,
-  ]);
+  const relay = await startRelayAllowing(join(base, "relay-state"), senderKey);
   try {
     const data = randomBytes(400_000);
     await mkdir(join(base, "src"));

@@ -127,36 +127,32 @@ test("cp user@host: an upload token made on the receiver for the copy, used and 
     const data = randomBytes(1024 * 1024);
     await writeFile(join(base, "f.bin"), data);
     const password = readAdminPassword(receiver.stateDir)!;
-    const copy = await cli(
-      [
-        "cp",
-        "--state-dir",
-        join(base, "no-server-here"),
-        "--remote-api-port",
-        String(receiver.apiPort),
-        join(base, "f.bin"),
-        `admin@127.0.0.1:${receiver.recvPort}:inbox/f.bin`,
-      ],
-      { ...home(base), SLIPSTREAM_REMOTE_PASSWORD: password },
-    );
+    // cp with no local server, the file to `target` on the receiver
+    const cpTo = (target: string, options: string[] = [], env: Record<string, string> = home(base)) =>
+      cli(
+        [
+          "cp",
+          "--state-dir",
+          join(base, "no-server-here"),
+          "--remote-api-port",
+          String(receiver.apiPort),
+          ...options,
+          join(base, "f.bin"),
+          target,
+        ],
+        env,
+      );
+    const copy = await cpTo(`admin@127.0.0.1:${receiver.recvPort}:inbox/f.bin`, [], {
+      ...home(base),
+      SLIPSTREAM_REMOTE_PASSWORD: password,
+    });
     assert.equal(copy.code, 0, copy.stderr);
     assert.equal(sha(await readFile(join(base, "sandbox", "admin", "inbox", "f.bin"))), sha(data));
     // the token cp made is gone again
     const tokens = (await receiver.api.call("getAPITokens", { includeExpired: true })) as unknown[];
     assert.equal(tokens.length, 0);
     // without a token the same receiver refuses (anonymous is off)
-    const refused = await cli(
-      [
-        "cp",
-        "--state-dir",
-        join(base, "no-server-here"),
-        "--remote-api-port",
-        String(receiver.apiPort),
-        join(base, "f.bin"),
-        `127.0.0.1:${receiver.recvPort}:inbox/g.bin`,
-      ],
-      home(base),
-    );
+    const refused = await cpTo(`127.0.0.1:${receiver.recvPort}:inbox/g.bin`);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /anonymous|RECEIVER_REFUSED|NOT_AUTHORIZED/);
 
@@ -167,19 +163,7 @@ test("cp user@host: an upload token made on the receiver for the copy, used and 
       path: "/drop/acme",
     })) as { token: string };
     const viaToken = (target: string) =>
-      cli(
-        [
-          "cp",
-          "--state-dir",
-          join(base, "no-server-here"),
-          "--remote-api-port",
-          String(receiver.apiPort),
-          `--remote-token=${token}`,
-          join(base, "f.bin"),
-          `127.0.0.1:${receiver.recvPort}:${target}`,
-        ],
-        home(base),
-      );
+      cpTo(`127.0.0.1:${receiver.recvPort}:${target}`, [`--remote-token=${token}`]);
     for (const [target, landed] of [
       ["/", "f.bin"],
       ["2024/report.bin", "2024/report.bin"],

@@ -18,6 +18,11 @@ export interface RelayProcess {
   stop: () => Promise<number | null>;
 }
 
+/** A relay on loopback (state in `stateDir`, any free control port) that lets one server key attach. */
+export function startRelayAllowing(stateDir: string, serverKey: string): Promise<RelayProcess> {
+  return startRelay(["--state-dir", stateDir, "--control-port", "0", "--allow-server-key", serverKey]);
+}
+
 /** Starts `slipstream relay` on loopback; resolves once it is listening. */
 export function startRelay(args: string[]): Promise<RelayProcess> {
   const child = spawn(

@@ -5,7 +5,15 @@ import { join } from "node:path";
 import { RelayError, RelayLink } from "../../src/io/relay/relay-link.js";
 import { UdpReceiver } from "../../src/io/drivers/udp-receiver.js";
 import { UdpSender } from "../../src/io/drivers/udp-sender.js";
-import { freePort, serverKeyPair, sha256Of, startRelay, withDirs, writeRandomFile } from "./helpers.js";
+import {
+  freePort,
+  serverKeyPair,
+  sha256Of,
+  startRelay,
+  startRelayAllowing,
+  withDirs,
+  writeRandomFile,
+} from "./helpers.js";
 
 const FIXED_200_MBIT = { rateControlMethod: "fixed" as const, sendRate: 200e6 / 8 };
 
@@ -15,14 +23,7 @@ test(
   () =>
     withDirs(async ({ src, root, state }) => {
       const inner = serverKeyPair();
-      const relay = await startRelay([
-        "--state-dir",
-        state,
-        "--control-port",
-        "0",
-        "--allow-server-key",
-        inner.text,
-      ]);
+      const relay = await startRelayAllowing(state, inner.text);
       const link = RelayLink.open({
         relayHost: "127.0.0.1",
         relayPort: relay.port,
@@ -75,14 +76,7 @@ test(
   () =>
     withDirs(async ({ src, root, state }) => {
       const inner = serverKeyPair();
-      const relay = await startRelay([
-        "--state-dir",
-        state,
-        "--control-port",
-        "0",
-        "--allow-server-key",
-        inner.text,
-      ]);
+      const relay = await startRelayAllowing(state, inner.text);
       const link = RelayLink.open({ relayHost: "127.0.0.1", relayPort: relay.port, keyPair: inner });
       try {
         await link.waitConnected();
@@ -176,14 +170,7 @@ test(
     withDirs(async ({ state }) => {
       const allowed = serverKeyPair();
       const stranger = serverKeyPair();
-      const relay = await startRelay([
-        "--state-dir",
-        state,
-        "--control-port",
-        "0",
-        "--allow-server-key",
-        allowed.text,
-      ]);
+      const relay = await startRelayAllowing(state, allowed.text);
       const link = RelayLink.open({ relayHost: "127.0.0.1", relayPort: relay.port, keyPair: stranger });
       try {
         await assert.rejects(link.waitConnected(), (error: unknown) => {
@@ -214,14 +201,7 @@ test(
   () =>
     withDirs(async ({ src, root, state }) => {
       const inner = serverKeyPair();
-      const relay = await startRelay([
-        "--state-dir",
-        state,
-        "--control-port",
-        "0",
-        "--allow-server-key",
-        inner.text,
-      ]);
+      const relay = await startRelayAllowing(state, inner.text);
       const link = RelayLink.open({
         relayHost: "127.0.0.1",
         relayPort: relay.port,

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startRelay } from "../../relay/helpers.js";
+import { startRelayAllowing } from "../../relay/helpers.js";
 import { launch, stop } from "./processes.js";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -27,14 +27,7 @@ test("a destination with relayHost sends through the relay; a refused key is rep
   const sender = await launch(join(base, "send"), ["--recv-port", "0"]);
   const senderKey = ((await sender.api.call("getServerInfo", {})) as { publicKey: string }).publicKey;
   const receiverKey = ((await receiver.api.call("getServerInfo", {})) as { publicKey: string }).publicKey;
-  const relay = await startRelay([
-    "--state-dir",
-    join(base, "relay-state"),
-    "--control-port",
-    "0",
-    "--allow-server-key",
-    senderKey,
-  ]);
+  const relay = await startRelayAllowing(join(base, "relay-state"), senderKey);
   try {
     await mkdir(join(base, "src"));
     const data = randomBytes(6 * 1024 * 1024);
